@@ -1,0 +1,3 @@
+from avvp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per ``avvp`` sub-command; see :mod:`avvp.cli`."""
