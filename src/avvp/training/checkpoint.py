@@ -1,0 +1,111 @@
+"""Checkpoints: weights in safetensors, everything else in a JSON sidecar.
+
+``save_checkpoint(prefix, ...)`` writes ``<prefix>.safetensors`` and ``<prefix>.json``. The sidecar holds
+the resolved config (whose ``model`` section rebuilds the module), the class names, metrics and
+provenance (git commit, package versions). Nothing is ever unpickled on load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from avvp.classes import LLP_CLASSES
+from avvp.errors import DataError
+from avvp.training.provenance import provenance
+
+FORMAT = "avvp-checkpoint"
+FORMAT_VERSION = 1
+
+
+def _paths(prefix: Path) -> tuple[Path, Path]:
+    prefix = Path(prefix)
+    if prefix.suffix in (".safetensors", ".json"):
+        prefix = prefix.with_suffix("")
+    return prefix.with_suffix(".safetensors"), prefix.with_suffix(".json")
+
+
+def save_checkpoint(
+    prefix: Path,
+    *,
+    model: nn.Module,
+    config: Mapping[str, Any],
+    metrics: Mapping[str, Any] | None = None,
+    class_names: tuple[str, ...] | list[str] = LLP_CLASSES,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[Path, Path]:
+    """Write ``<prefix>.safetensors`` (the model's state dict) and ``<prefix>.json`` (sidecar).
+
+    Both files are written to a temporary name first and renamed, so an interrupted save never
+    leaves a half-written checkpoint behind.
+    """
+    weights_path, sidecar_path = _paths(prefix)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    sidecar = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": dict(config),
+        "class_names": list(class_names),
+        "metrics": dict(metrics or {}),
+        **provenance(),
+        **dict(extra or {}),
+    }
+    tmp_weights = weights_path.with_name(weights_path.name + ".tmp")
+    tmp_sidecar = sidecar_path.with_name(sidecar_path.name + ".tmp")
+    save_file(tensors, str(tmp_weights), metadata={"format": FORMAT})
+    tmp_sidecar.write_text(json.dumps(sidecar, indent=2, sort_keys=False, default=str) + "\n")
+    os.replace(tmp_weights, weights_path)
+    os.replace(tmp_sidecar, sidecar_path)
+    return weights_path, sidecar_path
+
+
+def read_sidecar(prefix: Path) -> dict[str, Any]:
+    _, sidecar_path = _paths(prefix)
+    if not sidecar_path.is_file():
+        raise DataError(f"{sidecar_path}: checkpoint sidecar not found")
+    try:
+        sidecar = json.loads(sidecar_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{sidecar_path}: not valid JSON ({exc})") from None
+    if sidecar.get("format") != FORMAT:
+        raise DataError(f"{sidecar_path}: not an avvp checkpoint sidecar (format={sidecar.get('format')!r})")
+    return dict(sidecar)
+
+
+def read_weights(prefix: Path, *, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    weights_path, _ = _paths(prefix)
+    if not weights_path.is_file():
+        raise DataError(f"{weights_path}: checkpoint weights not found")
+    try:
+        return load_file(str(weights_path), device=str(device))
+    except (SafetensorError, OSError) as exc:
+        raise DataError(f"{weights_path}: cannot read safetensors file ({exc})") from None
+
+
+def load_checkpoint(
+    prefix: Path, *, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model from the sidecar's ``config["model"]`` and load its weights (eval mode)."""
+    from avvp.models.factory import build_model
+
+    sidecar = read_sidecar(prefix)
+    model = build_model(sidecar["config"]["model"])
+    state = read_weights(prefix, device="cpu")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        weights_path, _ = _paths(prefix)
+        raise DataError(
+            f"{weights_path}: weights do not match the model in its sidecar "
+            f"(missing: {list(missing)[:5]}, unexpected: {list(unexpected)[:5]})"
+        )
+    model.to(device).eval()
+    return model, sidecar
