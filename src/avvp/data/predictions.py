@@ -1,0 +1,242 @@
+"""Event predictions in the LLP evaluation layout (tab-separated, one event per row).
+
+Two layouts, both with whole-second onsets and offsets (offset exclusive), like
+``AVVP_eval_audio.csv`` / ``AVVP_eval_visual.csv``:
+
+* one file per modality, header ``filename<TAB>onset<TAB>offset<TAB>event_labels``;
+* one combined file with an extra ``modality`` column (``audio`` or ``visual``), header
+  ``filename<TAB>onset<TAB>offset<TAB>event_labels<TAB>modality``.
+
+Written rows are the maximal runs of 1s of the (N, C, T) prediction arrays, ordered by video
+(in the order given), modality, class index, onset. On reading, overlapping or repeated rows are
+merged (their union), videos without rows have no events, and an ``onset == offset`` row marks
+nothing (as in the ground-truth files).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from avvp.classes import CLASS_INDEX, LLP_CLASSES, NUM_SEGMENTS
+from avvp.errors import DataError
+from avvp.metrics.parsing import as_binary
+
+__all__ = [
+    "COMBINED_HEADER",
+    "HEADER",
+    "MODALITY_NAMES",
+    "read_predictions",
+    "split_paths",
+    "write_predictions",
+]
+
+HEADER: tuple[str, ...] = ("filename", "onset", "offset", "event_labels")
+COMBINED_HEADER: tuple[str, ...] = (*HEADER, "modality")
+MODALITY_NAMES: tuple[str, str] = ("audio", "visual")
+_MAX_EXAMPLES = 5
+
+
+def _runs(pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Maximal runs of an (N, C, T) bool array: (video, class, onset, offset) index arrays.
+
+    Sorted by video, class, onset, because ``np.nonzero`` walks the array in C order.
+    """
+    n, c, t = pred.shape
+    padded = np.zeros((n, c, t + 2), dtype=np.int8)
+    padded[:, :, 1:-1] = pred
+    step = np.diff(padded, axis=-1)  # +1 at an onset, -1 at an offset (exclusive)
+    video, cls, onset = np.nonzero(step == 1)
+    offset = np.nonzero(step == -1)[2]
+    return video, cls, onset, offset
+
+
+def split_paths(path: Path) -> tuple[Path, Path]:
+    """Where ``write_predictions(..., combined=False)`` puts the audio and visual files:
+    ``<stem>_audio<suffix>`` and ``<stem>_visual<suffix>`` beside ``path``."""
+    path = Path(path)
+    return (
+        path.with_name(f"{path.stem}_audio{path.suffix}"),
+        path.with_name(f"{path.stem}_visual{path.suffix}"),
+    )
+
+
+def write_predictions(
+    path: Path,
+    filenames: Sequence[str],
+    pred_audio: Any,
+    pred_visual: Any,
+    *,
+    combined: bool = True,
+) -> list[Path]:
+    """Write binary (N, C, T) audio and visual predictions (numpy or torch) as event rows.
+
+    With ``combined=True`` one file at ``path`` holds both modalities (``modality`` column);
+    otherwise two files, see :func:`split_paths`. Returns the paths written.
+    """
+    audio = as_binary(pred_audio, name="pred_audio")
+    visual = as_binary(pred_visual, name="pred_visual")
+    names = list(filenames)
+    if audio.shape != visual.shape or audio.shape[0] != len(names):
+        raise ValueError(
+            f"pred_audio {audio.shape} and pred_visual {visual.shape} must be (N, C, T) "
+            f"with N = {len(names)} filenames"
+        )
+    if audio.shape[1] != len(LLP_CLASSES):
+        raise ValueError(f"expected {len(LLP_CLASSES)} classes, got {audio.shape[1]}")
+
+    def rows(pred: np.ndarray, suffix: str) -> list[tuple[int, str]]:
+        video, cls, onset, offset = _runs(pred)
+        return [
+            (v, f"{names[v]}\t{on}\t{off}\t{LLP_CLASSES[c]}{suffix}")
+            for v, c, on, off in zip(
+                video.tolist(), cls.tolist(), onset.tolist(), offset.tolist(), strict=True
+            )
+        ]
+
+    path = Path(path)
+    targets: dict[Path, list[str]]
+    if combined:
+        # Stable sort on the video index keeps each video's audio rows before its visual rows.
+        both = rows(audio, "\taudio") + rows(visual, "\tvisual")
+        both.sort(key=lambda item: item[0])
+        targets = {path: ["\t".join(COMBINED_HEADER), *(line for _, line in both)]}
+    else:
+        audio_path, visual_path = split_paths(path)
+        header = "\t".join(HEADER)
+        targets = {
+            audio_path: [header, *(line for _, line in rows(audio, ""))],
+            visual_path: [header, *(line for _, line in rows(visual, ""))],
+        }
+    for target, lines in targets.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return list(targets)
+
+
+def _parse_bound(value: str, path: Path, number: int, column: str, t: int) -> int:
+    try:
+        number_value = float(value)
+    except ValueError:
+        raise DataError(f"{path}:{number}: {column} {value!r} is not a number") from None
+    if not number_value.is_integer():
+        raise DataError(f"{path}:{number}: {column} {value!r} is not a whole second")
+    bound = int(number_value)
+    if not 0 <= bound <= t:
+        raise DataError(f"{path}:{number}: {column} {bound} is outside 0..{t}")
+    return bound
+
+
+def _read_file(
+    path: Path,
+    modality: str | None,
+    row_of: dict[str, int],
+    out: dict[str, np.ndarray],
+    unknown: dict[str, int],
+) -> None:
+    """Fill ``out[modality]`` from one file; ``modality=None`` means the file names it per row."""
+    t = next(iter(out.values())).shape[2]
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"{path}: predictions file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read predictions file ({exc})") from None
+    lines = text.splitlines()
+    header = tuple(f.strip() for f in lines[0].split("\t")) if lines else ()
+    if header == COMBINED_HEADER:
+        has_modality = True
+    elif header == HEADER:
+        has_modality = False
+    else:
+        found = lines[0] if lines else "<empty file>"
+        raise DataError(
+            f"{path}:1: expected header {'<TAB>'.join(HEADER)!r} (optionally followed by "
+            f"'<TAB>modality'), found {found!r}"
+        )
+    if modality is None and not has_modality:
+        raise DataError(
+            f"{path}: a single predictions file needs a 'modality' column; "
+            "otherwise give an audio file and a visual file"
+        )
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) != len(header):
+            raise DataError(
+                f"{path}:{number}: expected {len(header)} tab-separated fields, "
+                f"found {len(fields)}: {line!r}"
+            )
+        filename, onset_text, offset_text, label = fields[:4]
+        row_modality = modality
+        if has_modality:
+            if fields[4] not in MODALITY_NAMES:
+                raise DataError(
+                    f"{path}:{number}: unknown modality {fields[4]!r} (expected audio or visual)"
+                )
+            if modality is not None and fields[4] != modality:
+                raise DataError(
+                    f"{path}:{number}: a {fields[4]} row in the {modality} predictions file"
+                )
+            row_modality = fields[4]
+        assert row_modality is not None
+        onset = _parse_bound(onset_text, path, number, "onset", t)
+        offset = _parse_bound(offset_text, path, number, "offset", t)
+        if onset > offset:
+            raise DataError(f"{path}:{number}: onset {onset} is after offset {offset}")
+        cls = CLASS_INDEX.get(label)
+        if cls is None:
+            raise DataError(f"{path}:{number}: unknown class name {label!r}")
+        row = row_of.get(filename)
+        if row is None:
+            unknown.setdefault(filename, number)
+            continue
+        out[row_modality][row, cls, onset:offset] = True
+
+
+def read_predictions(
+    path_or_paths: Path | str | Sequence[Path | str],
+    filenames: Sequence[str],
+    *,
+    num_segments: int = NUM_SEGMENTS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read predictions for the videos ``filenames`` (a split's file order).
+
+    ``path_or_paths`` is one combined file (with a ``modality`` column) or an ``(audio, visual)``
+    pair of files. Returns ``(pred_audio, pred_visual)``, each (N, 25, num_segments) bool.
+    Malformed rows raise :class:`DataError` naming the file and line; rows naming videos that are
+    not in ``filenames`` raise one :class:`DataError` with their count and a few examples.
+    """
+    if isinstance(path_or_paths, str | Path):
+        files: list[tuple[Path, str | None]] = [(Path(path_or_paths), None)]
+    else:
+        paths = [Path(p) for p in path_or_paths]
+        if len(paths) == 1:
+            files = [(paths[0], None)]
+        elif len(paths) == 2:
+            files = [(paths[0], "audio"), (paths[1], "visual")]
+        else:
+            raise DataError(
+                f"expected one combined predictions file or an audio and a visual file, "
+                f"got {len(paths)} files"
+            )
+    names = list(filenames)
+    row_of = {name: i for i, name in enumerate(names)}
+    shape = (len(names), len(LLP_CLASSES), num_segments)
+    out = {m: np.zeros(shape, dtype=np.bool_) for m in MODALITY_NAMES}
+    for path, modality in files:
+        unknown: dict[str, int] = {}
+        _read_file(path, modality, row_of, out, unknown)
+        if unknown:
+            examples = ", ".join(
+                f"{name!r} (line {line})" for name, line in list(unknown.items())[:_MAX_EXAMPLES]
+            )
+            raise DataError(
+                f"{path}: {len(unknown)} filename(s) are not in the split "
+                f"({len(names)} videos), e.g. {examples}"
+            )
+    return out["audio"], out["visual"]
