@@ -1,8 +1,8 @@
 """Checkpoints: weights in safetensors, everything else in a JSON sidecar.
 
-``save_checkpoint(prefix, ...)`` writes ``<prefix>.safetensors`` and ``<prefix>.json``. The sidecar holds
-the resolved config (whose ``model`` section rebuilds the module), the class names, metrics and
-provenance (git commit, package versions). Nothing is ever unpickled on load.
+``save_checkpoint(prefix, ...)`` writes ``<prefix>.safetensors`` and ``<prefix>.json``. The sidecar
+holds the resolved config (whose ``model`` section rebuilds the module), the class names, metrics
+and provenance (git commit, package versions). Nothing is ever unpickled on load.
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ def read_sidecar(prefix: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise DataError(f"{sidecar_path}: not valid JSON ({exc})") from None
     if sidecar.get("format") != FORMAT:
-        raise DataError(f"{sidecar_path}: not an avvp checkpoint sidecar (format={sidecar.get('format')!r})")
+        raise DataError(
+            f"{sidecar_path}: not an avvp checkpoint sidecar (format={sidecar.get('format')!r})"
+        )
     return dict(sidecar)
 
 

@@ -1,0 +1,74 @@
+"""``avvp info CONFIG [key=value ...] [--json]``: parameter counts and FLOPs of a preset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import torch
+
+COMMAND = ("info",)
+HELP = "parameter counts (live, as the forward pass uses them) and forward FLOPs of a config"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="preset name (configs/NAME.yaml) or YAML path")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
+
+
+def example_batch(feature_keys: list[str], batch_size: int = 1) -> dict[str, torch.Tensor]:
+    """Random inputs of the official shapes for ``feature_keys`` (and labels)."""
+    from avvp.classes import NUM_CLASSES, NUM_SEGMENTS
+    from avvp.data.features import resolve_specs
+
+    generator = torch.Generator().manual_seed(0)
+    batch = {
+        spec.key: torch.rand((batch_size, *spec.shape), generator=generator)
+        for spec in resolve_specs(feature_keys)
+    }
+    batch["label"] = (torch.rand(batch_size, NUM_CLASSES, generator=generator) > 0.8).float()
+    for key in ("pseudo_audio", "pseudo_visual"):
+        batch[key] = (
+            torch.rand(batch_size, NUM_SEGMENTS, NUM_CLASSES, generator=generator) > 0.8
+        ).float()
+    return batch
+
+
+def describe(cfg: Any, *, flops: bool = True) -> dict[str, Any]:
+    from avvp.config import to_container
+    from avvp.models.complexity import count_parameters, estimate_flops
+    from avvp.training.trainer import build_task
+
+    task = build_task(cfg, data_root=None)
+    torch.manual_seed(int(cfg.seed))
+    model = task.build_model()
+    batch = example_batch(list(cfg.data.features))
+    info: dict[str, Any] = {
+        "name": cfg.name,
+        "params": count_parameters(model, batch),
+        "model": to_container(cfg)["model"],
+    }
+    if flops:
+        info["flops_per_video"] = estimate_flops(model, batch)
+    return info
+
+
+def run(args: argparse.Namespace) -> int:
+    from avvp.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    info = describe(cfg, flops=not args.no_flops)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['name']}: parameters (live, used by the forward pass)")
+    for key, value in info["params"].items():
+        print(f"  {key:<12} {value:>14,}")
+    if "flops_per_video" in info:
+        print("forward FLOPs per video (2 per multiply-add)")
+        for key, value in info["flops_per_video"].items():
+            print(f"  {key:<12} {value / 1e6:>12,.1f} M")
+    return 0

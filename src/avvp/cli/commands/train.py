@@ -1,0 +1,55 @@
+"""``avvp train CONFIG [key=value ...] --data ROOT --out RUNS/`` (or ``--resume RUN``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from avvp.config import load_config
+from avvp.errors import ConfigError
+
+COMMAND = ("train",)
+HELP = "train a model from a config preset on an LLP-layout dataset (official or packed)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "config", nargs="?", help="preset name (configs/NAME.yaml) or YAML path; omit with --resume"
+    )
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=5")
+    parser.add_argument("--data", type=Path, required=True, help="dataset root")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="folder for run folders")
+    parser.add_argument("--resume", type=Path, help="continue this interrupted run folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from avvp.training.trainer import fit
+
+    overrides = list(args.overrides)
+    config = args.config
+    if config is not None and "=" in config:  # `avvp train --resume RUN key=value`
+        overrides.insert(0, config)
+        config = None
+    if args.resume is not None:
+        if config is not None:
+            raise ConfigError("--resume continues a run with its own config.yaml: give no CONFIG")
+        cfg = load_config(Path(args.resume) / "config.yaml", overrides)
+    else:
+        if config is None:
+            raise ConfigError("give a CONFIG preset or path (or --resume RUN)")
+        cfg = load_config(config, overrides)
+    result = fit(
+        cfg, data_root=args.data, out=args.out, resume=args.resume, progress=not args.no_progress
+    )
+    if not result.is_main:  # under torchrun only rank 0 reports
+        return 0
+    print(f"run folder: {result.run_dir}")
+    print(f"best epoch {result.best_epoch}: {cfg.train.select} = {100 * result.best_score:.1f}")
+    if result.test is not None:
+        from avvp.metrics import format_scores_table
+
+        subsets = result.test.get("subsets", {})
+        rows = {"test": result.test["scores"], **{f"test/{k}": v for k, v in subsets.items()}}
+        print(format_scores_table(rows))
+    return 0

@@ -1,0 +1,152 @@
+"""Run configuration: one YAML preset per method in ``configs/``, ``key=value`` overrides.
+
+The ``model`` section is free-form here and validated by :func:`avvp.models.factory.build_model`
+(each builder's keyword arguments are its schema); every other section is a typed dataclass, so a
+misspelt key or a wrong type is an error that names the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from avvp.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+@dataclass
+class DataConfig:
+    features: list[str] = field(default_factory=lambda: ["audio", "frames", "clips"])
+    pseudo_labels: bool = False
+    packed: bool | None = None  # None: packed when a manifest covers the features
+    num_workers: int = 0
+
+
+@dataclass
+class LossConfig:
+    recipe: str = "han"  # han | valor | leap | mmcse
+    # HAN's label smoothing of the visual video-level target: y * (1 - eps) + eps / 2.
+    visual_smoothing: float = 0.1
+    audio_smoothing: float = 0.0
+    modality_weight: float = 1.0  # VALOR: BCE of the modality video probs vs video pseudo labels
+    segment_weight: float = 1.0  # LEAP: weight of the segment-level BCE terms
+    avss_weight: float = 1.0
+    avss_target: str = "eiou"  # eiou (paper) | reference (LEAP code)
+    rec_weight: float = 1.0
+    ort_weight: float = 0.1
+    ec_weight: float = 0.1
+
+
+@dataclass
+class OptimConfig:
+    optimizer: str = "adam"  # adam | adamw | sgd (momentum = betas[0])
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    grad_clip: float | None = None
+    scheduler: str = "step"  # step (StepLR) | warmup_cosine (VALOR) | none
+    step_size: int = 10
+    gamma: float = 0.1
+    warmup_epochs: int = 0
+    lr_min: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 40
+    batch_size: int = 16
+    eval_batch_size: int = 128
+    amp: bool = True  # mixed precision on CUDA only
+    select: str = "segment/type@av"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int | None = None  # torch intra-op threads on CPU (None: torch's default)
+    eval_test: bool = True  # evaluate the best checkpoint on the test split at the end
+
+
+@dataclass
+class EvalConfig:
+    gate: str | None = None  # None: the model's own rule; pooled | or | modality
+    threshold: float = 0.5
+
+
+@dataclass
+class Config:
+    name: str = "run"
+    seed: int = 1
+    task: str = "llp"  # llp | ave
+    model: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    # Free-form options of the AVE localization task (read by avvp.ave.task.AVETask).
+    ave: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A preset name (``mmpyr_leap``), a path relative to ``configs/``, or any YAML path."""
+    path = Path(name_or_path)
+    candidates = [path]
+    if not path.suffix:
+        candidates.append(path.with_suffix(".yaml"))
+    candidates += [CONFIG_DIR / c for c in list(candidates)]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"{name_or_path}: no such config file or preset (looked in {CONFIG_DIR})")
+
+
+def load_config(
+    name_or_path: str | Path | None = None, overrides: Sequence[str] = ()
+) -> DictConfig:
+    """Merge defaults, the YAML preset and ``key=value`` overrides into a validated config."""
+    config = OmegaConf.structured(Config)
+    layers: list[tuple[str, DictConfig]] = []
+    if name_or_path is not None:
+        path = resolve_config_path(name_or_path)
+        try:
+            loaded = OmegaConf.load(path)
+        except (OmegaConfBaseException, OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc})") from None
+        if not isinstance(loaded, DictConfig):
+            raise ConfigError(f"{path}: a config must be a mapping at the top level")
+        layers.append((str(path), loaded))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value")
+    if overrides:
+        try:
+            layers.append(("command line", OmegaConf.from_dotlist(list(overrides))))
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"command-line overrides: {exc}") from None
+    for source, layer in layers:
+        try:
+            config = OmegaConf.merge(config, layer)
+        except OmegaConfBaseException as exc:
+            key = getattr(exc, "full_key", None)
+            where = f" (key {key})" if key else ""
+            message = str(exc).splitlines()[0]
+            raise ConfigError(f"{source}{where}: {message}") from None
+    assert isinstance(config, DictConfig)
+    try:
+        OmegaConf.resolve(config)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"cannot resolve config interpolations: {exc}") from None
+    return config
+
+
+def to_container(config: DictConfig) -> dict[str, Any]:
+    container = OmegaConf.to_container(config, resolve=True)
+    assert isinstance(container, dict)
+    return {str(k): v for k, v in container.items()}
+
+
+def save_config(config: DictConfig, path: Path) -> None:
+    path.write_text(OmegaConf.to_yaml(config, resolve=True))

@@ -1,0 +1,144 @@
+"""Evaluating a parsing model on an LLP split by the benchmark protocol (METHODS.md sec. 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from avvp.metrics import ParsingMetric
+from avvp.models.outputs import Gate, ParsingOutput, predict_events
+from avvp.training.distributed import DistEnv
+
+
+class BatchDataset(Protocol):
+    """What the trainer needs from a dataset: a length and whole-batch reads."""
+
+    def __len__(self) -> int: ...
+
+    def get_batch(self, indices: np.ndarray) -> dict[str, Tensor]: ...
+
+
+@dataclass
+class ParsingEvaluation:
+    """Scores of one split, plus (single process) the predictions behind them."""
+
+    scores: dict[str, float]
+    subsets: dict[str, dict[str, float]]
+    counts: dict[str, int]
+    per_class_event_f1: dict[str, list[float]]
+    gate: str
+    indices: np.ndarray | None = None
+    pred_audio: np.ndarray | None = None  # (N, C, T) bool
+    pred_visual: np.ndarray | None = None
+    prob_audio: np.ndarray | None = None  # (N, T, C) float
+    prob_visual: np.ndarray | None = None
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gate": self.gate,
+            "scores": self.scores,
+            "subsets": self.subsets,
+            "counts": self.counts,
+            "per_class_event_f1": self.per_class_event_f1,
+        }
+
+
+def to_device(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
+    non_blocking = device.type == "cuda"
+    return {k: v.to(device, non_blocking=non_blocking) for k, v in batch.items()}
+
+
+def eval_batches(n: int, batch_size: int, env: DistEnv | None) -> list[np.ndarray]:
+    """This rank's share of 0..n-1 in order, without padding, so reduced statistics are exact."""
+    indices = np.arange(n)
+    if env is not None and env.distributed:
+        indices = indices[env.rank :: env.world_size]
+    return [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
+
+
+def autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    dtype = torch.bfloat16
+    return torch.autocast(
+        device_type=device.type, dtype=dtype, enabled=enabled and device.type == "cuda"
+    )
+
+
+@torch.no_grad()
+def evaluate_parsing(
+    model: nn.Module,
+    dataset: BatchDataset,
+    *,
+    device: torch.device,
+    batch_size: int = 128,
+    gate: Gate | None = None,
+    threshold: float = 0.5,
+    env: DistEnv | None = None,
+    amp: bool = False,
+    keep_predictions: bool = False,
+    keep_extras: tuple[str, ...] = (),
+    progress: bool = True,
+    desc: str = "eval",
+) -> ParsingEvaluation:
+    """Score ``model`` on ``dataset`` (which must carry ``gt_audio`` / ``gt_visual``).
+
+    Under DDP each rank scores its share and the sufficient statistics are summed across ranks,
+    so the numbers equal a single-process evaluation. Predictions are kept only when asked.
+    """
+    was_training = model.training
+    model.eval()
+    metric = ParsingMetric(subsets=("all", "overlap", "non_overlap"))
+    kept: dict[str, list[np.ndarray]] = {}
+    used_gate = gate
+    batches = eval_batches(len(dataset), batch_size, env)
+    show = progress and (env is None or env.is_main)
+    for indices in tqdm(batches, desc=desc, leave=False, disable=None if show else True):
+        batch = to_device(dataset.get_batch(indices), device)
+        if "gt_audio" not in batch:
+            raise ValueError("this split has no segment-level ground truth to evaluate against")
+        with autocast(device, amp):
+            output: ParsingOutput = model(batch)
+        used_gate = used_gate or output.gate
+        pred_a, pred_v = predict_events(output, threshold=threshold, gate=gate)
+        metric.update(pred_a, pred_v, batch["gt_audio"], batch["gt_visual"])
+        if keep_predictions:
+            parts = {
+                "indices": indices,
+                "pred_audio": pred_a.cpu().numpy(),
+                "pred_visual": pred_v.cpu().numpy(),
+                "prob_audio": output.segment_audio.float().cpu().numpy(),
+                "prob_visual": output.segment_visual.float().cpu().numpy(),
+            }
+            parts.update(
+                {
+                    k: output.extras[k].float().cpu().numpy()
+                    for k in keep_extras
+                    if k in output.extras
+                }
+            )
+            for key, value in parts.items():
+                kept.setdefault(key, []).append(value)
+    metric.all_reduce()
+    model.train(was_training)
+    per_class = metric.per_class_f1(level="event")
+    result = ParsingEvaluation(
+        scores=metric.compute("all"),
+        subsets={s: metric.compute(s) for s in ("overlap", "non_overlap")},
+        counts={s: metric.count(s) for s in ("all", "overlap", "non_overlap")},
+        per_class_event_f1={m: [float(x) for x in v] for m, v in per_class.items()},
+        gate=str(used_gate),
+    )
+    if keep_predictions and kept:
+        joined = {k: np.concatenate(v) for k, v in kept.items()}
+        result.indices = joined.pop("indices")
+        result.pred_audio = joined.pop("pred_audio")
+        result.pred_visual = joined.pop("pred_visual")
+        result.prob_audio = joined.pop("prob_audio")
+        result.prob_visual = joined.pop("prob_visual")
+        result.extras = joined
+    return result

@@ -1,0 +1,180 @@
+"""The LLP parsing task: datasets, loss recipe and evaluation for the trainer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from torch import Tensor, nn
+
+from avvp.errors import ConfigError
+from avvp.models.outputs import Gate, ParsingOutput
+from avvp.training.distributed import DistEnv
+from avvp.training.evaluate import BatchDataset, ParsingEvaluation, autocast, evaluate_parsing
+
+RECIPES = ("han", "valor", "leap", "mmcse")
+GATES = ("pooled", "or", "modality")
+
+
+def compute_parsing_loss(
+    output: ParsingOutput, batch: Mapping[str, Tensor], loss_cfg: Any
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The loss of ``loss_cfg.recipe`` (METHODS.md sections 5, 7, 8)."""
+    recipe = loss_cfg.recipe
+    if recipe in ("valor", "leap", "mmcse") and "pseudo_audio" not in batch:
+        raise ConfigError(
+            f"loss.recipe={recipe} needs segment pseudo labels: set data.pseudo_labels=true "
+            "(CLAP/ and CLIP/segment_pseudo_labels under the dataset root)"
+        )
+    if recipe == "han":
+        from avvp.losses.mmil import han_loss
+
+        return han_loss(
+            output,
+            batch,
+            audio_smoothing=loss_cfg.audio_smoothing,
+            visual_smoothing=loss_cfg.visual_smoothing,
+        )
+    if recipe == "valor":
+        from avvp.losses.mmil import valor_loss
+
+        return valor_loss(output, batch, modality_weight=loss_cfg.modality_weight)
+    if recipe == "leap":
+        from avvp.losses.leap import leap_loss
+
+        return leap_loss(
+            output,
+            batch,
+            avss_weight=loss_cfg.avss_weight,
+            avss_target=loss_cfg.avss_target,
+            segment_weight=loss_cfg.segment_weight,
+        )
+    if recipe == "mmcse":
+        from avvp.losses.mmcse import mmcse_loss
+
+        total, logs = mmcse_loss(
+            output,
+            batch,
+            rec_weight=loss_cfg.rec_weight,
+            ort_weight=loss_cfg.ort_weight,
+            ec_weight=loss_cfg.ec_weight,
+        )
+        return total, {k: torch.as_tensor(v) for k, v in logs.items()}
+    raise ConfigError(f"loss.recipe={recipe!r}: expected one of {', '.join(RECIPES)}")
+
+
+class LLPTask:
+    """Audio-visual video parsing on an LLP-layout dataset root (official or packed)."""
+
+    name = "llp"
+
+    def __init__(self, cfg: DictConfig, data_root: Path | None) -> None:
+        self.cfg = cfg
+        self.root = Path(data_root) if data_root is not None else None
+        if cfg.loss.recipe not in RECIPES:
+            raise ConfigError(
+                f"loss.recipe={cfg.loss.recipe!r}: expected one of {', '.join(RECIPES)}"
+            )
+        if cfg.eval.gate is not None and cfg.eval.gate not in GATES:
+            raise ConfigError(f"eval.gate={cfg.eval.gate!r}: expected one of {', '.join(GATES)}")
+
+    def build_model(self) -> nn.Module:
+        from avvp.models.factory import build_model
+
+        return build_model(self.cfg.model)
+
+    def dataset(self, split: str, *, train: bool) -> BatchDataset:
+        from avvp.data.dataset import LLPDataset
+
+        if self.root is None:
+            raise ConfigError("no dataset root given (--data)")
+        return LLPDataset(
+            root=self.root,
+            split=split,
+            feature_keys=list(self.cfg.data.features),
+            pseudo_labels=bool(self.cfg.data.pseudo_labels) and train,
+            packed=self.cfg.data.packed,
+        )
+
+    def loss(
+        self, model: nn.Module, batch: Mapping[str, Tensor]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        device = batch["label"].device
+        # Mixed precision covers the forward pass only: the BCE losses run in float32.
+        with autocast(device, bool(self.cfg.train.amp)):
+            output = model(batch)
+        return compute_parsing_loss(output, batch, self.cfg.loss)
+
+    def evaluate(
+        self,
+        model: nn.Module,
+        dataset: BatchDataset,
+        *,
+        device: torch.device,
+        env: DistEnv | None,
+        keep_predictions: bool = False,
+        desc: str = "eval",
+    ) -> ParsingEvaluation:
+        gate: Gate | None = self.cfg.eval.gate
+        return evaluate_parsing(
+            model,
+            dataset,
+            device=device,
+            batch_size=int(self.cfg.train.eval_batch_size),
+            gate=gate,
+            threshold=float(self.cfg.eval.threshold),
+            env=env,
+            amp=bool(self.cfg.train.amp),
+            keep_predictions=keep_predictions,
+            keep_extras=("attention_audio", "attention_visual"),
+            desc=desc,
+        )
+
+    def write_report(
+        self, evaluation: ParsingEvaluation, dataset: BatchDataset, out_dir: Path, split: str
+    ) -> dict[str, Any]:
+        """Write ``report.json`` and (when predictions were kept) ``predictions.tsv``."""
+        from avvp.data.predictions import write_predictions
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        report = {"split": split, **evaluation.to_json()}
+        (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        if evaluation.pred_audio is not None and evaluation.indices is not None:
+            filenames = dataset_filenames(dataset)
+            names = [filenames[int(i)] for i in evaluation.indices]
+            write_predictions(
+                out_dir / "predictions.tsv", names, evaluation.pred_audio, evaluation.pred_visual
+            )
+        return report
+
+    def summary(self, evaluation: ParsingEvaluation) -> str:
+        """The ten numbers on all videos and on the overlap subsets, and the per-class table."""
+        from avvp.classes import LLP_CLASSES
+        from avvp.metrics import format_per_class_table, format_scores_table
+
+        counts = evaluation.counts
+        rows = {
+            f"all ({counts['all']})": evaluation.scores,
+            f"overlap ({counts['overlap']})": evaluation.subsets["overlap"],
+            f"non-overlap ({counts['non_overlap']})": evaluation.subsets["non_overlap"],
+        }
+        return "\n".join(
+            [
+                f"gate: {evaluation.gate}",
+                format_scores_table(rows),
+                "",
+                "per-class event-level F1 (dataset-level TP/FP/FN):",
+                format_per_class_table(evaluation.per_class_event_f1, LLP_CLASSES),
+            ]
+        )
+
+
+def dataset_filenames(dataset: BatchDataset) -> list[str]:
+    split = getattr(dataset, "split", None)
+    if split is None:
+        raise TypeError("the dataset exposes no LLP split (filenames)")
+    return list(split.filenames)

@@ -1,0 +1,414 @@
+"""One trainer for every method: seeded, resumable, data-parallel, with run folders.
+
+A run folder holds ``config.yaml`` (resolved), ``provenance.json`` (git commit, package versions,
+command), ``metrics.jsonl`` (one line per epoch, then the test line), ``checkpoints/`` with the
+``best`` and ``last`` models (safetensors + JSON sidecar) and the resumable training state, and
+``test/`` (report and predictions of the best model).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from avvp.config import load_config, save_config, to_container
+from avvp.errors import ConfigError, DataError
+from avvp.training.checkpoint import save_checkpoint
+from avvp.training.distributed import (
+    DistEnv,
+    all_reduce_sum,
+    barrier,
+    init_distributed,
+)
+from avvp.training.evaluate import BatchDataset, to_device
+from avvp.training.provenance import provenance
+from avvp.training.state import load_state, save_state
+
+
+class Evaluation(Protocol):
+    scores: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class Task(Protocol):
+    """What the trainer needs from a task (LLP parsing, AVE localization)."""
+
+    name: str
+
+    def build_model(self) -> nn.Module: ...
+
+    def dataset(self, split: str, *, train: bool) -> BatchDataset: ...
+
+    def loss(
+        self, model: nn.Module, batch: dict[str, Tensor]
+    ) -> tuple[Tensor, dict[str, Tensor]]: ...
+
+    def evaluate(
+        self,
+        model: nn.Module,
+        dataset: BatchDataset,
+        *,
+        device: torch.device,
+        env: DistEnv | None,
+        keep_predictions: bool = False,
+        desc: str = "eval",
+    ) -> Any: ...
+
+    def write_report(
+        self, evaluation: Any, dataset: BatchDataset, out_dir: Path, split: str
+    ) -> dict[str, Any]: ...
+
+    def summary(self, evaluation: Any) -> str: ...
+
+
+def build_task(cfg: DictConfig, data_root: Path | None) -> Task:
+    """The task of ``cfg.task``; ``data_root`` may be None where no data is read (``avvp info``)."""
+    if cfg.task == "llp":
+        from avvp.training.llp_task import LLPTask
+
+        return LLPTask(cfg, data_root)
+    if cfg.task == "ave":
+        try:
+            from avvp.ave.task import AVETask
+        except ImportError as exc:
+            raise ConfigError(f"task=ave is not available in this installation ({exc})") from None
+        return AVETask(cfg, data_root)
+    raise ConfigError(f"task={cfg.task!r}: expected llp or ave")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_optimizer(model: nn.Module, optim_cfg: Any) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    betas = (float(optim_cfg.betas[0]), float(optim_cfg.betas[1]))
+    if optim_cfg.optimizer == "adam":
+        return torch.optim.Adam(
+            params, lr=optim_cfg.lr, betas=betas, weight_decay=optim_cfg.weight_decay
+        )
+    if optim_cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=optim_cfg.lr, momentum=betas[0], weight_decay=optim_cfg.weight_decay
+        )
+    if optim_cfg.optimizer == "adamw":
+        return torch.optim.AdamW(
+            params, lr=optim_cfg.lr, betas=betas, weight_decay=optim_cfg.weight_decay
+        )
+    raise ConfigError(f"optim.optimizer={optim_cfg.optimizer!r}: expected adam, adamw or sgd")
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, optim_cfg: Any, epochs: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """Stepped once per epoch, as every reference implementation does."""
+    if optim_cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=optim_cfg.step_size, gamma=optim_cfg.gamma
+        )
+    if optim_cfg.scheduler == "none":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    if optim_cfg.scheduler == "warmup_cosine":
+        warmup, base, floor = (
+            int(optim_cfg.warmup_epochs),
+            float(optim_cfg.lr),
+            float(optim_cfg.lr_min),
+        )
+
+        def factor(epoch: int) -> float:
+            if epoch < warmup:
+                return (epoch + 1) / warmup
+            progress = (epoch - warmup) / max(1, epochs - warmup)
+            return (floor + 0.5 * (base - floor) * (1 + math.cos(math.pi * progress))) / base
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    raise ConfigError(
+        f"optim.scheduler={optim_cfg.scheduler!r}: expected step, warmup_cosine or none"
+    )
+
+
+class EpochBatches:
+    """Deterministic shuffled batches for an epoch, sharded across ranks.
+
+    The permutation depends only on (seed, epoch), so an interrupted run resumes with exactly the
+    batches it would have seen. Rank r takes every world_size-th index of the permutation, so the
+    union of the ranks' k-th batches equals the k-th batch of a single process whose batch size is
+    the global one. The permutation is padded by wrapping to a multiple of the global batch when
+    ``drop_last`` is off, so every rank runs the same number of steps.
+    """
+
+    def __init__(
+        self, n: int, *, global_batch: int, seed: int, env: DistEnv, drop_last: bool = False
+    ):
+        if global_batch % env.world_size:
+            raise ConfigError(
+                f"train.batch_size={global_batch} must be divisible by "
+                f"the number of processes ({env.world_size})"
+            )
+        self.n, self.global_batch, self.seed, self.env, self.drop_last = (
+            n,
+            global_batch,
+            seed,
+            env,
+            drop_last,
+        )
+
+    def epoch(self, epoch: int) -> list[np.ndarray]:
+        order = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        steps = (
+            self.n // self.global_batch if self.drop_last else math.ceil(self.n / self.global_batch)
+        )
+        batches = []
+        for step in range(steps):
+            chunk = order[step * self.global_batch : (step + 1) * self.global_batch]
+            if self.env.distributed:
+                if len(chunk) < self.global_batch:  # pad the last global batch by wrapping around
+                    chunk = np.concatenate([chunk, order[: self.global_batch - len(chunk)]])
+                chunk = chunk[self.env.rank :: self.env.world_size]
+            batches.append(chunk)
+        return batches
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    best_epoch: int
+    best_score: float
+    test: dict[str, Any] | None
+    is_main: bool = True
+
+
+def new_run_dir(out: Path, name: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = out / f"{name}-{stamp}"
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = out / f"{name}-{stamp}-{suffix}"
+    return run_dir
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def fit(
+    cfg: DictConfig,
+    *,
+    data_root: Path,
+    out: Path | None = None,
+    resume: Path | None = None,
+    run_dir: Path | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Train ``cfg`` on ``data_root``; write a run folder in ``out`` (or continue ``resume``)."""
+    env = init_distributed(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(int(cfg.train.threads))
+    if resume is not None:
+        run_dir = Path(resume)
+        if not (run_dir / "config.yaml").is_file():
+            raise DataError(f"{run_dir}: not a run folder (no config.yaml)")
+    elif run_dir is None:
+        if out is None:
+            raise ConfigError("give an output folder (--out) or a run to resume (--resume)")
+        run_dir = new_run_dir(Path(out), str(cfg.name)) if env.is_main else Path(out)
+        if env.distributed:  # every rank must agree on the folder rank 0 chose
+            import torch.distributed as dist
+
+            shared = [str(run_dir)]
+            dist.broadcast_object_list(shared, src=0)
+            run_dir = Path(shared[0])
+    ckpt_dir = run_dir / "checkpoints"
+
+    seed_everything(int(cfg.seed))
+    # Deterministic CPU kernels; on CUDA some kernels have no deterministic variant (warn only).
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    task = build_task(cfg, data_root)
+    train_set = task.dataset("train", train=True)
+    val_set = task.dataset("val", train=False)
+    model = task.build_model().to(env.device)
+    optimizer = make_optimizer(model, cfg.optim)
+    epochs = int(cfg.train.epochs)
+    scheduler = make_scheduler(optimizer, cfg.optim, epochs)
+    batches = EpochBatches(
+        len(train_set), global_batch=int(cfg.train.batch_size), seed=int(cfg.seed), env=env
+    )
+
+    start_epoch, best_score, best_epoch = 1, -math.inf, 0
+    history: list[dict[str, Any]] = []
+    if resume is not None:
+        state = load_state(ckpt_dir / "last_state")
+        weights = state["model"]
+        model.load_state_dict(weights)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        start_epoch = int(state["epoch"]) + 1
+        best_score, best_epoch = float(state["best_score"]), int(state["best_epoch"])
+        history = [
+            m
+            for m in read_metrics(run_dir)
+            if "split" not in m and int(m.get("epoch", 0)) <= int(state["epoch"])
+        ]
+        if env.is_main:  # the resolved config now includes the overrides given when resuming
+            save_config(cfg, run_dir / "config.yaml")
+    elif env.is_main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+        info = {
+            **provenance(),
+            "command": sys.argv,
+            "world_size": env.world_size,
+            "device": str(env.device),
+        }
+        (run_dir / "provenance.json").write_text(json.dumps(info, indent=2) + "\n")
+    if env.is_main:
+        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in history))
+
+    train_model: nn.Module = model
+    if env.distributed:
+        train_model = DistributedDataParallel(
+            model, device_ids=[env.device.index] if env.device.type == "cuda" else None
+        )
+    select = str(cfg.train.select)
+    clip = cfg.optim.grad_clip
+    config_dict = to_container(cfg)
+    show = progress and env.is_main
+
+    for epoch in range(start_epoch, epochs + 1):
+        started = time.perf_counter()
+        train_model.train()
+        sums: dict[str, Tensor] = {}
+        steps = 0
+        epoch_batches = batches.epoch(epoch)
+        bar = tqdm(
+            epoch_batches,
+            desc=f"epoch {epoch}/{epochs}",
+            leave=False,
+            disable=None if show else True,
+        )
+        for indices in bar:
+            batch = to_device(train_set.get_batch(indices), env.device)
+            optimizer.zero_grad(set_to_none=True)
+            loss, terms = task.loss(train_model, batch)
+            loss.backward()
+            if clip:
+                nn.utils.clip_grad_norm_(model.parameters(), float(clip))
+            optimizer.step()
+            # Accumulate on the device; one host sync per epoch, not per step.
+            for key, value in {"loss": loss, **terms}.items():
+                sums[key] = (
+                    sums.get(key, torch.zeros((), device=env.device)) + value.detach().float()
+                )
+            steps += 1
+        scheduler.step()
+        keys = sorted(sums)
+        packed = torch.stack(
+            [sums[k] for k in keys] + [torch.tensor(float(steps), device=env.device)]
+        )
+        packed = all_reduce_sum(packed)
+        train_logs = {f"train/{k}": float(packed[i] / packed[-1]) for i, k in enumerate(keys)}
+
+        evaluation = task.evaluate(model, val_set, device=env.device, env=env, desc=f"val {epoch}")
+        scores = {f"val/{k}": v for k, v in evaluation.scores.items()}
+        if select not in evaluation.scores:
+            raise ConfigError(
+                f"train.select={select!r} is not a validation metric "
+                f"({', '.join(evaluation.scores)})"
+            )
+        score = float(evaluation.scores[select])
+        improved = score >= best_score  # ties go to the later epoch, as the reference code does
+        if improved:
+            best_score, best_epoch = score, epoch
+        record = {
+            "epoch": epoch,
+            **train_logs,
+            **scores,
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(time.perf_counter() - started, 3),
+            "best_epoch": best_epoch,
+        }
+        if env.is_main:
+            meta = {"epoch": epoch, "val": evaluation.scores}
+            if improved:
+                save_checkpoint(ckpt_dir / "best", model=model, config=config_dict, metrics=meta)
+            save_checkpoint(ckpt_dir / "last", model=model, config=config_dict, metrics=meta)
+            save_state(
+                ckpt_dir / "last_state",
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "epoch": epoch,
+                    "best_score": best_score,
+                    "best_epoch": best_epoch,
+                },
+            )
+            with (run_dir / "metrics.jsonl").open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            if show:
+                tqdm.write(
+                    f"epoch {epoch}: loss {train_logs['train/loss']:.4f}  "
+                    f"{select} {100 * score:.1f}"
+                    f"  (best {100 * best_score:.1f} @ {best_epoch})"
+                )
+        barrier()
+
+    test_report = None
+    if cfg.train.eval_test and env.is_main:
+        from avvp.training.checkpoint import read_weights
+
+        model.load_state_dict(read_weights(ckpt_dir / "best", device=env.device))
+        test_set = task.dataset("test", train=False)
+        evaluation = task.evaluate(
+            model, test_set, device=env.device, env=None, keep_predictions=True, desc="test"
+        )
+        test_report = task.write_report(evaluation, test_set, run_dir / "test", "test")
+        with (run_dir / "metrics.jsonl").open("a") as fh:
+            fh.write(
+                json.dumps(
+                    {
+                        "split": "test",
+                        "epoch": best_epoch,
+                        **{f"test/{k}": v for k, v in evaluation.scores.items()},
+                    }
+                )
+                + "\n"
+            )
+    barrier()
+    return RunResult(
+        run_dir=run_dir,
+        best_epoch=best_epoch,
+        best_score=best_score,
+        test=test_report,
+        is_main=env.is_main,
+    )
+
+
+def load_run_config(run_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    return load_config(run_dir / "config.yaml", overrides)

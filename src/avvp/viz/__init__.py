@@ -1,0 +1,1 @@
+"""Figures: timelines, attention maps, MM-CSE interpretability."""
