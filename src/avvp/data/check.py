@@ -1,0 +1,228 @@
+"""Check a dataset root: annotations, per-video feature files and the packed layout.
+
+:func:`check_dataset` returns every problem found (it does not stop at the first): missing or
+unreadable files, wrong shapes or dtypes, non-finite values, pseudo labels that are not 0/1,
+feature files whose id is in no split, split videos without their file, and packed files that do
+not match their manifest (ids, shape, dtype, sha256). Known annotation defects (see
+:mod:`avvp.data.llp`) are not problems: loading warns about them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from avvp.data.features import (
+    FEATURE_SPECS,
+    FeatureSpec,
+    existing_keys,
+    file_sha256,
+    manifest_path,
+    packed_row_shape,
+    read_manifest,
+    resolve_specs,
+)
+from avvp.data.llp import (
+    EVAL_WIDE_DEFECTS,
+    SPLIT_FILES,
+    DataDefectWarning,
+    LLPSplit,
+    find_annotations_dir,
+    load_split,
+)
+from avvp.errors import ConfigError, DataError
+
+__all__ = ["CheckReport", "Problem", "check_dataset", "check_dataset_report"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: the file (or folder) concerned and what is wrong with it."""
+
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check_dataset_report` looked at, and the problems found."""
+
+    problems: list[Problem]
+    keys: list[str]
+    videos: int
+    files_checked: int
+    annotation_defects: int
+
+
+def _check_array(path: Path, spec: FeatureSpec) -> list[Problem]:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        return [Problem(path, f"unreadable {spec.key} file ({exc})")]
+    if not isinstance(array, np.ndarray):
+        return [Problem(path, f"{spec.key} file is an archive, expected one array")]
+    problems = []
+    if tuple(array.shape) != spec.shape:
+        problems.append(Problem(path, f"shape {tuple(array.shape)}, expected {spec.shape}"))
+    if array.dtype.kind not in spec.source_kinds:
+        expected = "0/1 integers" if spec.binary else "floating point"
+        problems.append(Problem(path, f"dtype {array.dtype}, expected {expected}"))
+        return problems
+    if spec.binary:
+        if not np.isin(array, (0, 1)).all():
+            problems.append(Problem(path, "pseudo labels hold values other than 0 and 1"))
+    elif not np.isfinite(array).all():
+        count = int(array.size - np.isfinite(array).sum())
+        problems.append(Problem(path, f"{count} non-finite value(s) (nan/inf)"))
+    return problems
+
+
+def _check_folder(
+    root: Path, spec: FeatureSpec, split_ids: set[str], progress: tqdm
+) -> tuple[list[Problem], int]:
+    folder = root / spec.folder
+    if not folder.is_dir():
+        return [Problem(folder, f"{spec.key} feature folder not found")], 0
+    present = {path.stem: path for path in folder.glob("*.npy")}
+    problems = []
+    for video_id in sorted(split_ids - present.keys()):
+        problems.append(Problem(folder / f"{video_id}.npy", f"missing {spec.key} file"))
+    for video_id in sorted(present.keys() - split_ids):
+        problems.append(Problem(present[video_id], "id is in no split (AVVP_*.csv)"))
+    checked = 0
+    for video_id in sorted(present.keys() & split_ids):
+        problems.extend(_check_array(present[video_id], spec))
+        checked += 1
+        progress.update(1)
+    return problems, checked
+
+
+def _check_packed(root: Path, splits: dict[str, LLPSplit], progress: tqdm) -> list[Problem]:
+    path = manifest_path(root)
+    try:
+        manifest = read_manifest(root)
+    except DataError as exc:
+        return [Problem(path, str(exc).removeprefix(f"{path}: "))]
+    if manifest is None:
+        return []
+    problems = []
+    for split, entry in manifest["splits"].items():
+        if split not in splits:
+            problems.append(Problem(path, f"unknown split {split!r}"))
+            continue
+        if list(entry.get("ids", [])) != splits[split].video_ids:
+            problems.append(
+                Problem(path, f"ids of split {split!r} differ from {SPLIT_FILES[split]}")
+            )
+        for key, info in entry.get("keys", {}).items():
+            problems.extend(_check_packed_file(root, split, key, info, len(splits[split])))
+            progress.update(1)
+    return problems
+
+
+def _check_packed_file(
+    root: Path, split: str, key: str, info: dict[str, Any], count: int
+) -> list[Problem]:
+    file = root / "packed" / split / f"{key}.npy"
+    if key not in FEATURE_SPECS:
+        return [Problem(file, f"unknown feature key {key!r} in the manifest")]
+    spec = FEATURE_SPECS[key]
+    if not file.is_file():
+        return [Problem(file, "packed file listed in the manifest is missing")]
+    problems = []
+    try:
+        array = np.load(file, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        return [Problem(file, f"unreadable packed file ({exc})")]
+    try:
+        row_shape = packed_row_shape(spec, int(info.get("frame_pool", 1)))
+    except ConfigError as exc:
+        return [Problem(file, f"bad frame_pool in the manifest ({exc})")]
+    expected = (count, *row_shape)
+    if tuple(array.shape) != expected or list(info.get("shape", [])) != list(expected):
+        problems.append(
+            Problem(
+                file,
+                f"shape {tuple(array.shape)} (manifest {info.get('shape')}), expected {expected}",
+            )
+        )
+    if str(array.dtype) != info.get("dtype"):
+        problems.append(Problem(file, f"dtype {array.dtype}, manifest says {info.get('dtype')}"))
+    del array
+    if file_sha256(file) != info.get("sha256"):
+        problems.append(Problem(file, "sha256 differs from the manifest (file changed or torn)"))
+    return problems
+
+
+def check_dataset_report(root: Path, *, keys: Sequence[str] | None = None) -> CheckReport:
+    """Check ``root`` and say what was checked (see :func:`check_dataset`)."""
+    root = Path(root)
+    try:
+        annotations = find_annotations_dir(root)
+    except DataError as exc:
+        return CheckReport([Problem(root, str(exc).removeprefix(f"{root}: "))], [], 0, 0, 0)
+    splits: dict[str, LLPSplit] = {}
+    problems: list[Problem] = []
+    defects: dict[str, int] = {}
+    for split in SPLIT_FILES:
+        try:
+            # The defects are already summarized by load warnings; here they are only counted.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DataDefectWarning)
+                splits[split] = load_split(annotations, split)
+            for kind, count in splits[split].defects.items():
+                # Eval-file-wide kinds are the same in the val and the test load: count once.
+                merge = max if kind in EVAL_WIDE_DEFECTS else sum
+                defects[kind] = merge((defects.get(kind, 0), count))
+        except DataError as exc:
+            problems.append(Problem(annotations / SPLIT_FILES[split], str(exc)))
+    owner: dict[str, str] = {}
+    for name, llp_split in splits.items():
+        for video_id in llp_split.video_ids:
+            if video_id in owner:
+                problems.append(
+                    Problem(
+                        annotations / SPLIT_FILES[name],
+                        f"video id {video_id} also in split {owner[video_id]!r}",
+                    )
+                )
+            owner.setdefault(video_id, name)
+    keys = list(keys) if keys is not None else existing_keys(root)
+    specs = resolve_specs(keys)
+    manifest = _read_manifest_quiet(root)
+    packed_files = (
+        sum(len(e.get("keys", {})) for e in manifest["splits"].values()) if manifest else 0
+    )
+    split_ids = set(owner)
+    checked = 0
+    with tqdm(
+        total=len(split_ids) * len(specs) + packed_files, desc="check", unit="file", disable=None
+    ) as progress:
+        for spec in specs:
+            found, count = _check_folder(root, spec, split_ids, progress)
+            problems.extend(found)
+            checked += count
+        problems.extend(_check_packed(root, splits, progress))
+    checked += packed_files
+    return CheckReport(problems, keys, len(split_ids), checked, sum(defects.values()))
+
+
+def _read_manifest_quiet(root: Path) -> dict[str, Any] | None:
+    try:
+        return read_manifest(root)
+    except DataError:
+        return None
+
+
+def check_dataset(root: Path, *, keys: Sequence[str] | None = None) -> list[Problem]:
+    """Every problem of ``root`` (empty list when clean); ``keys`` None = every existing folder."""
+    return check_dataset_report(root, keys=keys).problems

@@ -1,0 +1,160 @@
+"""Feature stores: official per-video files and packed memory maps give the same batches."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avvp.data.features import (
+    FEATURE_SPECS,
+    FeatureStore,
+    OfficialFeatureStore,
+    PackedFeatureStore,
+    open_feature_store,
+)
+from avvp.data.llp import load_split
+from avvp.data.pack import pack_dataset
+from avvp.errors import ConfigError, DataError
+
+
+def _load_toy():  # tests/data/toy.py under a repo-unique module name (importlib import mode)
+    name = "avvp_tests_data_toy"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("toy.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+toy = _load_toy()
+pytestmark = pytest.mark.filterwarnings("ignore::avvp.data.llp.DataDefectWarning")
+
+KEYS = ["audio", "clips", "pseudo_audio"]
+
+
+@pytest.fixture
+def toy_root(tmp_path: Path):
+    return toy.write_toy_dataset(tmp_path, keys=KEYS, sizes={"train": 7, "val": 3, "test": 3})
+
+
+def test_specs_cover_architecture_keys() -> None:
+    assert set(FEATURE_SPECS) == {
+        "audio",
+        "frames",
+        "clips",
+        "clap",
+        "clip",
+        "pseudo_audio",
+        "pseudo_visual",
+    }
+    assert FEATURE_SPECS["frames"].folder == "feats/res152"
+    assert FEATURE_SPECS["frames"].shape == (80, 2048)
+    assert FEATURE_SPECS["clap"].folder == "CLAP/features"
+    assert FEATURE_SPECS["clap"].shape == (64, 768)
+    assert FEATURE_SPECS["clip"].folder == "CLIP/features"
+    assert FEATURE_SPECS["pseudo_visual"].folder == "CLIP/segment_pseudo_labels"
+
+
+def test_official_store_reads_files(toy_root) -> None:
+    split = load_split(toy_root.root, "train")
+    store = open_feature_store(toy_root.root, split, KEYS)
+    assert isinstance(store, OfficialFeatureStore) and isinstance(store, FeatureStore)
+    indices = np.array([4, 0, 4, 2])
+    batch = store.read("audio", indices)
+    assert batch.shape == (4, 10, 128) and batch.dtype == np.float32
+    for slot, i in enumerate(indices):
+        expected = np.load(toy_root.feature_path("audio", split.video_ids[i]))
+        np.testing.assert_array_equal(batch[slot], expected)
+    pseudo = store.read("pseudo_audio", indices)
+    assert pseudo.dtype == np.float32 and set(np.unique(pseudo)) <= {0.0, 1.0}
+
+
+def test_official_store_errors_name_the_file(toy_root) -> None:
+    split = load_split(toy_root.root, "train")
+    store = OfficialFeatureStore(toy_root.root, split.video_ids, ["audio"])
+    victim = toy_root.feature_path("audio", split.video_ids[1])
+    np.save(victim, np.zeros((9, 128), dtype=np.float32))
+    with pytest.raises(DataError, match=rf"{split.video_ids[1]}\.npy: audio has shape \(9, 128\)"):
+        store.read("audio", np.array([1]))
+    np.save(victim, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match=rf"{split.video_ids[1]}\.npy: cannot read"):
+        store.read("audio", np.array([1]))
+    victim.unlink()
+    with pytest.raises(DataError, match=rf"{split.video_ids[1]}\.npy: missing audio"):
+        store.read("audio", np.array([0, 1]))
+    with pytest.raises(DataError, match="frames feature folder not found"):
+        OfficialFeatureStore(toy_root.root, split.video_ids, ["frames"])
+    with pytest.raises(ConfigError, match="unknown feature key"):
+        OfficialFeatureStore(toy_root.root, split.video_ids, ["vggish"])
+
+
+def test_packed_store_matches_official(toy_root) -> None:
+    pack_dataset(toy_root.root, keys=KEYS)
+    rng = np.random.default_rng(3)
+    for name in ("train", "val"):
+        split = load_split(toy_root.root, name)
+        packed = open_feature_store(toy_root.root, split, KEYS)
+        official = open_feature_store(toy_root.root, split, KEYS, packed=False)
+        assert isinstance(packed, PackedFeatureStore)
+        for indices in (rng.integers(0, len(split), 5), np.arange(1, 3), np.array([], int)):
+            for key in KEYS:
+                a, b = packed.read(key, indices), official.read(key, indices)
+                assert a.dtype == np.float32 and a.shape == b.shape
+                np.testing.assert_array_equal(a, b)
+
+
+def test_open_feature_store_choice(toy_root) -> None:
+    split = load_split(toy_root.root, "val")
+    with pytest.raises(DataError, match="no packed manifest"):
+        open_feature_store(toy_root.root, split, ["audio"], packed=True)
+    pack_dataset(toy_root.root, keys=["audio"], splits=["val"])
+    assert isinstance(open_feature_store(toy_root.root, split, ["audio"]), PackedFeatureStore)
+    # Not every key packed -> official layout when auto, error when forced.
+    store = open_feature_store(toy_root.root, split, ["audio", "clips"])
+    assert isinstance(store, OfficialFeatureStore)
+    with pytest.raises(DataError, match="'clips' of split 'val' is not packed"):
+        open_feature_store(toy_root.root, split, ["audio", "clips"], packed=True)
+    train = load_split(toy_root.root, "train")
+    assert isinstance(open_feature_store(toy_root.root, train, ["audio"]), OfficialFeatureStore)
+
+
+def test_packed_store_pickles_without_maps(toy_root) -> None:
+    import pickle
+
+    pack_dataset(toy_root.root, keys=["audio"], splits=["train"])
+    split = load_split(toy_root.root, "train")
+    store = PackedFeatureStore(toy_root.root, "train", split.video_ids, ["audio"])
+    first = store.read("audio", np.array([0, 1]))
+    clone = pickle.loads(pickle.dumps(store))
+    np.testing.assert_array_equal(clone.read("audio", np.array([0, 1])), first)
+
+
+def test_truncated_packed_file_is_a_data_error(toy_root) -> None:
+    pack_dataset(toy_root.root, keys=["clips"], splits=["train"])
+    split = load_split(toy_root.root, "train")
+    file = toy_root.root / "packed" / "train" / "clips.npy"
+    data = file.read_bytes()
+    file.write_bytes(data[: len(data) - 10 * 512 * 4 - 7])
+    store = PackedFeatureStore(toy_root.root, "train", split.video_ids, ["clips"])
+    with pytest.raises(DataError, match=r"clips\.npy: cannot open packed file"):
+        store.read("clips", np.array([0]))
+
+
+@pytest.mark.parametrize("threshold", [0, 1 << 40])
+def test_pread_and_gather_paths_agree(toy_root, monkeypatch: pytest.MonkeyPatch, threshold) -> None:
+    from avvp.data import features
+
+    monkeypatch.setattr(features, "_PREAD_MIN_ROW_BYTES", threshold)
+    pack_dataset(toy_root.root, keys=KEYS, splits=["train"])
+    split = load_split(toy_root.root, "train")
+    packed = PackedFeatureStore(toy_root.root, "train", split.video_ids, KEYS)
+    official = OfficialFeatureStore(toy_root.root, split.video_ids, KEYS)
+    for indices in (np.array([2, 3, 4, 0, 6, 6, 1]), np.arange(7), np.array([5])):
+        for key in KEYS:
+            np.testing.assert_array_equal(packed.read(key, indices), official.read(key, indices))
