@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                 )
                 group_parsers[prefix] = group
                 groups[prefix] = group.add_subparsers(
-                    dest="_".join(("command",) + prefix), metavar="COMMAND"
+                    dest="_".join(("command", *prefix)), metavar="COMMAND"
                 )
         sub = groups[path[:-1]].add_parser(path[-1], help=module.HELP, description=module.HELP)
         module.add_arguments(sub)

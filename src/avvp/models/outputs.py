@@ -68,4 +68,3 @@ def predict_events(
     audio = (output.segment_audio >= threshold) & gate_a.unsqueeze(1)
     visual = (output.segment_visual >= threshold) & gate_v.unsqueeze(1)
     return audio.transpose(1, 2).contiguous(), visual.transpose(1, 2).contiguous()
-

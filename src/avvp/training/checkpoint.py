@@ -97,10 +97,16 @@ def load_checkpoint(
     prefix: Path, *, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model from the sidecar's ``config["model"]`` and load its weights (eval mode)."""
-    from avvp.models.factory import build_model
-
     sidecar = read_sidecar(prefix)
-    model = build_model(sidecar["config"]["model"])
+    config = sidecar.get("config", {})
+    if config.get("task", "llp") == "ave":
+        from avvp.ave.models import build_ave_model as build_model
+    else:
+        from avvp.models.factory import build_model
+    if "model" not in config:
+        _, sidecar_path = _paths(prefix)
+        raise DataError(f"{sidecar_path}: the sidecar has no model config")
+    model = build_model(config["model"])
     state = read_weights(prefix, device="cpu")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:

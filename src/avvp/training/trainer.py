@@ -215,6 +215,14 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
+def checkpoint_model_config(config: dict[str, Any], model: nn.Module) -> dict[str, Any]:
+    if "name" in config:  # whole-model builders (MM-CSE) carry no external files
+        return config
+    from avvp.models.factory import checkpoint_model_config as for_parsing_model
+
+    return for_parsing_model(config, model)
+
+
 def fit(
     cfg: DictConfig,
     *,
@@ -297,6 +305,9 @@ def fit(
     select = str(cfg.train.select)
     clip = cfg.optim.grad_clip
     config_dict = to_container(cfg)
+    # Label embeddings read from a file travel inside the weights: the checkpoint's config says
+    # so, and the checkpoint reloads on a machine without that file.
+    config_dict["model"] = checkpoint_model_config(config_dict["model"], model)
     show = progress and env.is_main
 
     for epoch in range(start_epoch, epochs + 1):

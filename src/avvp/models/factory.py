@@ -1,0 +1,221 @@
+"""The one place that maps config names to builders.
+
+``build_model(config)`` takes the ``model:`` section of a preset (plain dict or OmegaConf
+``DictConfig``)::
+
+    inputs:  {name: llp, ...build_llp_inputs kwargs}
+    encoder: {name: han | mmpyramid, ...build_han_encoder / build_mmpyramid_encoder kwargs}
+    decoder: {name: mmil | leap, ...build_mmil_decoder / build_leap_decoder kwargs,
+              label_embeddings: {source: release | glove | sentence | learnable | stored,
+                                 path: ..., dim: ...}}   # leap only
+
+A whole-model preset instead names its builder at the top: ``{name: mmcse, ...build_mmcse
+kwargs}`` (MM-CSE is not an encoder/decoder pair).
+
+Keys are checked against the builders' keyword-only signatures: an unknown name, an unexpected
+key or a value of the wrong type is a ``ConfigError`` naming the key path
+(e.g. ``model.encoder.heads: unexpected key``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from avvp.errors import ConfigError
+from avvp.models.decoders.leap import build_leap_decoder
+from avvp.models.decoders.mmil import build_mmil_decoder
+from avvp.models.encoders.han import build_han_encoder
+from avvp.models.encoders.mmpyramid import build_mmpyramid_encoder
+from avvp.models.inputs import build_llp_inputs
+from avvp.models.label_embeddings import build_label_embeddings
+from avvp.models.model import ParsingModel
+
+INPUTS: dict[str, Callable[..., nn.Module]] = {"llp": build_llp_inputs}
+ENCODERS: dict[str, Callable[..., nn.Module]] = {
+    "han": build_han_encoder,
+    "mmpyramid": build_mmpyramid_encoder,
+}
+DECODERS: dict[str, Callable[..., nn.Module]] = {
+    "mmil": build_mmil_decoder,
+    "leap": build_leap_decoder,
+}
+
+
+def _mmcse_builder() -> Callable[..., nn.Module]:
+    from avvp.models.mmcse import build_mmcse
+
+    return build_mmcse
+
+
+# Whole models named by ``model.name`` (the value: a function returning the builder, so the
+# module is imported only when used).
+MODELS: dict[str, Callable[[], Callable[..., nn.Module]]] = {"mmcse": _mmcse_builder}
+# Builder arguments that the factory supplies itself (not config keys).
+_INTERNAL = {"label_embeddings", "class_names"}
+
+
+def _plain(config: Any, where: str) -> dict[str, Any]:
+    """A DictConfig or mapping -> a plain dict (interpolations resolved)."""
+    if isinstance(config, DictConfig):
+        config = OmegaConf.to_container(config, resolve=True)
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(config).__name__}")
+    return {str(k): v for k, v in config.items()}
+
+
+def _check_value(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, choices))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_value(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _kwargs(builder: Callable[..., Any], config: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Validate ``config`` (without ``name``) against ``builder``'s keyword-only parameters."""
+    params = inspect.signature(builder).parameters
+    hints = typing.get_type_hints(builder)
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if key == "name":
+            continue
+        if key not in params or key in _INTERNAL:
+            allowed = sorted(k for k in params if k not in _INTERNAL)
+            raise ConfigError(f"{where}.{key}: unexpected key (allowed: {', '.join(allowed)})")
+        out[key] = _check_value(value, hints.get(key), f"{where}.{key}")
+    return out
+
+
+def _select(
+    table: Mapping[str, Callable[..., nn.Module]], config: Mapping[str, Any], where: str
+) -> Callable[..., nn.Module]:
+    name = config.get("name")
+    if name is None:
+        raise ConfigError(f"{where}.name: missing (one of {', '.join(table)})")
+    if name not in table:
+        raise ConfigError(f"{where}.name: unknown {name!r} (one of {', '.join(table)})")
+    return table[name]
+
+
+def _call(builder: Callable[..., nn.Module], kwargs: dict[str, Any], where: str) -> nn.Module:
+    try:
+        return builder(**kwargs)
+    except ValueError as exc:  # builders reject inconsistent values with ValueError
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def build_model(config: Mapping[str, Any]) -> nn.Module:
+    """Build a ``ParsingModel`` from the ``model:`` section of a preset."""
+    cfg = _plain(config, "model")
+    if "name" in cfg:
+        name = cfg["name"]
+        if name not in MODELS:
+            raise ConfigError(
+                f"model.name: unknown {name!r} (one of {', '.join(MODELS)}; or give "
+                "model.encoder and model.decoder)"
+            )
+        whole = MODELS[name]()
+        return _call(whole, _kwargs(whole, cfg, "model"), "model")
+    for key in cfg:
+        if key not in ("inputs", "encoder", "decoder"):
+            raise ConfigError(f"model.{key}: unexpected key (allowed: inputs, encoder, decoder)")
+    for key in ("encoder", "decoder"):
+        if key not in cfg:
+            raise ConfigError(f"model.{key}: missing")
+
+    inputs_cfg = _plain(cfg.get("inputs") or {"name": "llp"}, "model.inputs")
+    inputs_cfg.setdefault("name", "llp")
+    builder = _select(INPUTS, inputs_cfg, "model.inputs")
+    inputs = _call(builder, _kwargs(builder, inputs_cfg, "model.inputs"), "model.inputs")
+
+    enc_cfg = _plain(cfg["encoder"], "model.encoder")
+    builder = _select(ENCODERS, enc_cfg, "model.encoder")
+    encoder = _call(builder, _kwargs(builder, enc_cfg, "model.encoder"), "model.encoder")
+
+    dec_cfg = _plain(cfg["decoder"], "model.decoder")
+    builder = _select(DECODERS, dec_cfg, "model.decoder")
+    label_cfg = dec_cfg.pop("label_embeddings", None)
+    kwargs = _kwargs(builder, dec_cfg, "model.decoder")
+    if "label_embeddings" in inspect.signature(builder).parameters:
+        where = "model.decoder.label_embeddings"
+        if label_cfg is None:
+            raise ConfigError(f"{where}: missing (e.g. {{source: release, path: FILE}})")
+        lcfg = _plain(label_cfg, where)
+        lkwargs = _kwargs(build_label_embeddings, lcfg, where)
+        try:
+            kwargs["label_embeddings"] = build_label_embeddings(**lkwargs)
+        except ConfigError as exc:
+            message = str(exc)
+            if message.startswith("label_embeddings"):
+                message = "model.decoder." + message
+            raise ConfigError(message) from None
+    elif label_cfg is not None:
+        raise ConfigError(f"model.decoder.label_embeddings: unexpected key for {dec_cfg['name']!r}")
+    decoder = _call(builder, kwargs, "model.decoder")
+    return ParsingModel(inputs, encoder, decoder)
+
+
+def checkpoint_model_config(config: Mapping[str, Any], model: nn.Module) -> dict[str, Any]:
+    """The ``model:`` config to store beside a checkpoint of ``model``.
+
+    Fixed label embeddings read from a file (``release``, ``glove``, ``sentence``) travel in the
+    weights as a buffer, so the stored config says ``{source: stored, dim: d_l}``: the checkpoint
+    then rebuilds without the original file (or the optional text encoder) being present.
+    """
+    cfg = _plain(config, "model")
+    decoder = cfg.get("decoder")
+    if not isinstance(decoder, Mapping) and decoder is not None:
+        return cfg
+    dec = _plain(decoder, "model.decoder")
+    label_cfg = dec.get("label_embeddings")
+    if label_cfg is None:
+        return cfg
+    lcfg = _plain(label_cfg, "model.decoder.label_embeddings")
+    if lcfg.get("source", "release") in ("release", "glove", "sentence"):
+        embeddings = getattr(getattr(model, "decoder", None), "label_embeddings", None)
+        dim = getattr(embeddings, "dim", None)
+        if dim is None:
+            raise ConfigError("model.decoder.label_embeddings: the model holds no label embeddings")
+        dec["label_embeddings"] = {"source": "stored", "dim": int(dim)}
+        cfg["decoder"] = dec
+    return cfg
