@@ -1,0 +1,104 @@
+"""The one place that maps extractor names (CLI ``--extractors``) to their builders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from avvp.errors import ConfigError
+from avvp.extractors.base import FeatureExtractor
+
+BENCHMARK_EXTRACTORS: tuple[str, ...] = ("vggish", "res152", "r2plus1d_18")
+OFFLINE_EXTRACTORS: tuple[str, ...] = ("yamnet", "efficientnet")
+EXTRACTOR_NAMES: tuple[str, ...] = BENCHMARK_EXTRACTORS + OFFLINE_EXTRACTORS
+# Feature key (batches, configs, sidecars) -> extractor name.
+KEY_TO_EXTRACTOR: dict[str, str] = {"audio": "vggish", "frames": "res152", "clips": "r2plus1d_18"}
+
+
+def _vggish(weights: Path | None, extra: Mapping[str, Path]) -> FeatureExtractor:
+    from avvp.extractors.vggish import build_vggish_extractor
+
+    return build_vggish_extractor(weights=weights, pca_params=extra.get("vggish_pca"))
+
+
+def _res152(weights: Path | None, extra: Mapping[str, Path]) -> FeatureExtractor:
+    from avvp.extractors.resnet import build_resnet152_extractor
+
+    return build_resnet152_extractor(weights=weights)
+
+
+def _r2plus1d(weights: Path | None, extra: Mapping[str, Path]) -> FeatureExtractor:
+    from avvp.extractors.r2plus1d import build_r2plus1d_18_extractor
+
+    return build_r2plus1d_18_extractor(weights=weights)
+
+
+def _yamnet(weights: Path | None, extra: Mapping[str, Path]) -> FeatureExtractor:
+    from avvp.extractors.yamnet import build_yamnet_extractor
+
+    if weights is None:
+        raise ConfigError("extractor 'yamnet' needs its TFLite file: --weights yamnet=PATH")
+    return build_yamnet_extractor(weights=weights)
+
+
+def _efficientnet(weights: Path | None, extra: Mapping[str, Path]) -> FeatureExtractor:
+    from avvp.extractors.efficientnet import build_efficientnet_extractor
+
+    return build_efficientnet_extractor(weights=weights)
+
+
+_BUILDERS: dict[str, Callable[[Path | None, Mapping[str, Path]], FeatureExtractor]] = {
+    "vggish": _vggish,
+    "res152": _res152,
+    "r2plus1d_18": _r2plus1d,
+    "yamnet": _yamnet,
+    "efficientnet": _efficientnet,
+}
+
+
+def parse_names(text: str) -> list[str]:
+    """``"vggish,res152"`` -> checked list of extractor names."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        if name not in _BUILDERS:
+            raise ConfigError(f"unknown extractor {name!r}; known: {', '.join(EXTRACTOR_NAMES)}")
+    if not names:
+        raise ConfigError("no extractor named")
+    return names
+
+
+def parse_weights(items: Sequence[str] | None) -> dict[str, Path]:
+    """``["vggish=/w/vggish.pth", ...]`` -> ``{"vggish": Path(...)}`` (``vggish_pca`` allowed)."""
+    weights: dict[str, Path] = {}
+    for item in items or ():
+        name, sep, path = item.partition("=")
+        if not sep or not path:
+            raise ConfigError(f"--weights {item!r}: expected NAME=PATH")
+        if name not in _BUILDERS and name != "vggish_pca":
+            raise ConfigError(
+                f"--weights {item!r}: unknown name {name!r}; known: "
+                f"{', '.join((*EXTRACTOR_NAMES, 'vggish_pca'))}"
+            )
+        weights[name] = Path(path)
+    return weights
+
+
+def create_extractor(
+    name: str, *, weights: Mapping[str, Path] | None = None, allow_random: bool = False
+) -> FeatureExtractor:
+    """Build extractor ``name`` with its weights from ``weights[name]``.
+
+    The benchmark extractors (vggish, res152, r2plus1d_18) need published weights; only with
+    ``allow_random`` do they run with random ones (tests, timing). EfficientNet-Lite0 uses its
+    packaged weights when none are given.
+    """
+    if name not in _BUILDERS:
+        raise ConfigError(f"unknown extractor {name!r}; known: {', '.join(EXTRACTOR_NAMES)}")
+    weights = weights or {}
+    path = weights.get(name)
+    if path is None and name in BENCHMARK_EXTRACTORS and not allow_random:
+        raise ConfigError(
+            f"extractor {name!r} needs its published weights: --weights {name}=PATH "
+            "(see docs/parse.md)"
+        )
+    return _BUILDERS[name](path, weights)
