@@ -41,6 +41,9 @@ class LossConfig:
     rec_weight: float = 1.0
     ort_weight: float = 0.1
     ec_weight: float = 0.1
+    # MM-CSE's audio/visual BCE: "segment" (its code: segment logits vs segment pseudo labels) or
+    # "video" (the paper's wording: video-level probabilities vs video-level pseudo labels).
+    mmcse_modality_target: str = "segment"
 
 
 @dataclass
@@ -71,7 +74,7 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    gate: str | None = None  # None: the model's own rule; pooled | or | modality
+    gate: str | None = None  # None: the model's own rule; pooled | or | modality | mmcse
     threshold: float = 0.5
 
 

@@ -7,7 +7,8 @@ from typing import Literal
 
 from torch import Tensor
 
-Gate = Literal["pooled", "or", "modality"]
+Gate = Literal["pooled", "or", "modality", "mmcse"]
+GATES: tuple[str, ...] = ("pooled", "or", "modality", "mmcse")
 
 
 @dataclass
@@ -28,8 +29,9 @@ class ParsingOutput:
         gate: which video-level gate the inference rule uses:
             ``"pooled"``  -- both modalities gated by ``video >= 0.5`` (HAN / MM-Pyr MMIL);
             ``"or"``      -- both gated by ``(video_audio >= .5) | (video_visual >= .5)`` (LEAP);
-            ``"modality"``-- audio gated by ``video_audio``, visual by ``video_visual``
-                             (MM-CSE reference code's gating, for comparison).
+            ``"modality"``-- audio gated by ``video_audio``, visual by ``video_visual``;
+            ``"mmcse"``   -- audio gated by ``video``, visual by ``video_visual`` (the MM-CSE
+                             reference code's gating, a protocol difference to report).
         extras: decoder-specific tensors, e.g. ``"attention_audio"`` (B, C, T) LEAP
             label-to-segment attention, logits, MM-CSE auxiliaries.
     """
@@ -62,6 +64,11 @@ def predict_events(
         gate_a = gate_v = (output.video_audio >= threshold) | (output.video_visual >= threshold)
     elif rule == "modality":
         gate_a = output.video_audio >= threshold
+        gate_v = output.video_visual >= threshold
+    elif rule == "mmcse":
+        if output.video is None:
+            raise ValueError("gate 'mmcse' needs a pooled video probability; this model has none")
+        gate_a = output.video >= threshold
         gate_v = output.video_visual >= threshold
     else:
         raise ValueError(f"unknown gate {rule!r}")

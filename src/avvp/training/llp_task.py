@@ -12,12 +12,11 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from avvp.errors import ConfigError
-from avvp.models.outputs import Gate, ParsingOutput
+from avvp.models.outputs import GATES, Gate, ParsingOutput
 from avvp.training.distributed import DistEnv
 from avvp.training.evaluate import BatchDataset, ParsingEvaluation, autocast, evaluate_parsing
 
 RECIPES = ("han", "valor", "leap", "mmcse")
-GATES = ("pooled", "or", "modality")
 
 
 def compute_parsing_loss(
@@ -62,6 +61,7 @@ def compute_parsing_loss(
             rec_weight=loss_cfg.rec_weight,
             ort_weight=loss_cfg.ort_weight,
             ec_weight=loss_cfg.ec_weight,
+            modality_target=loss_cfg.mmcse_modality_target,
         )
         return total, {k: torch.as_tensor(v) for k, v in logs.items()}
     raise ConfigError(f"loss.recipe={recipe!r}: expected one of {', '.join(RECIPES)}")

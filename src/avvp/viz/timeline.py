@@ -52,7 +52,7 @@ def plot_timelines(
             for row, c in enumerate(classes):
                 for s, (source, color) in enumerate(zip(sources, colors, strict=True)):
                     on = np.flatnonzero(np.asarray(arrays[s][c]).astype(bool))
-                    y = row + s * height
+                    y = row + (len(sources) - 1 - s) * height  # ground truth on top
                     ax.broken_barh(
                         [(int(t), 1) for t in on], (y, height * 0.9), color=color, label=source
                     )

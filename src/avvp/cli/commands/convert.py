@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 COMMAND: tuple[str, ...] = ("convert",)
-HELP = "convert an official HAN / MM-Pyramid / LEAP checkpoint into an avvp checkpoint"
+HELP = "convert an official HAN / MM-Pyramid / LEAP / MM-CSE checkpoint into an avvp checkpoint"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         choices=ARCHES,
         help="reference architecture: han_mmil (AVVP-ECCV20), mmpyr_mmil "
-        "(MM_Pyramid), mmpyr_leap (LEAP)",
+        "(MM_Pyramid), mmpyr_leap (LEAP), mmcse (MM-CSE)",
     )
     parser.add_argument("checkpoint", type=Path, help="the official .pt file")
     parser.add_argument(
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avvp.convert import convert_reference, read_reference_state_dict
+    from avvp.convert import convert_reference, feature_keys, read_reference_state_dict
     from avvp.errors import DataError
     from avvp.models.factory import build_model
     from avvp.models.label_embeddings import read_release_embeddings
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     weights_path, sidecar_path = save_checkpoint(
         args.out / "model",
         model=model,
-        config={"name": name, "model": model_cfg},
+        config={"name": name, "model": model_cfg, "data": {"features": feature_keys(model_cfg)}},
         metrics={},
         extra={"converted_from": {"arch": args.arch, "checkpoint": str(args.checkpoint)}},
     )

@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument(
         "--gate",
-        choices=("pooled", "or", "modality"),
-        help="LLP: video-level gate of the inference rule (default: the model's own)",
+        choices=("pooled", "or", "modality", "mmcse"),
+        help="LLP: video-level gate of the inference rule (default: the model's own; "
+        "mmcse = the MM-CSE code's gating: visual by the visual-only video probability)",
     )
     parser.add_argument("--out", type=Path, help="folder for report.json and predictions")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
