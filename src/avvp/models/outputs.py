@@ -7,6 +7,8 @@ from typing import Literal
 
 from torch import Tensor
 
+from avvp.errors import ConfigError
+
 Gate = Literal["pooled", "or", "modality", "mmcse"]
 GATES: tuple[str, ...] = ("pooled", "or", "modality", "mmcse")
 
@@ -58,7 +60,10 @@ def predict_events(
     rule = gate or output.gate
     if rule == "pooled":
         if output.video is None:
-            raise ValueError("gate 'pooled' needs a pooled video probability; this model has none")
+            raise ConfigError(
+                "gate 'pooled' needs a pooled video probability; this model has none "
+                "(LEAP uses gate 'or')"
+            )
         gate_a = gate_v = output.video >= threshold
     elif rule == "or":
         gate_a = gate_v = (output.video_audio >= threshold) | (output.video_visual >= threshold)
@@ -67,11 +72,11 @@ def predict_events(
         gate_v = output.video_visual >= threshold
     elif rule == "mmcse":
         if output.video is None:
-            raise ValueError("gate 'mmcse' needs a pooled video probability; this model has none")
+            raise ConfigError("gate 'mmcse' needs a pooled video probability; this model has none")
         gate_a = output.video >= threshold
         gate_v = output.video_visual >= threshold
     else:
-        raise ValueError(f"unknown gate {rule!r}")
+        raise ConfigError(f"unknown gate {rule!r}; expected one of {', '.join(GATES)}")
     audio = (output.segment_audio >= threshold) & gate_a.unsqueeze(1)
     visual = (output.segment_visual >= threshold) & gate_v.unsqueeze(1)
     return audio.transpose(1, 2).contiguous(), visual.transpose(1, 2).contiguous()

@@ -1,0 +1,244 @@
+"""The public commands end to end on generated data: synth, train, eval, explain, info, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from avvp.classes import LLP_CLASSES
+from avvp.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+TINY_LEAP = [
+    "model.inputs.d_model=32",
+    "model.encoder.d_model=32",
+    "model.encoder.ff_dim=32",
+    "model.decoder.d_model=32",
+    "model.decoder.ff_dim=32",
+    "model.decoder.heads=4",
+    "train.epochs=1",
+]
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli") / "synth"
+    args = [
+        "data",
+        "synth",
+        "--out",
+        str(root),
+        "--seed",
+        "1",
+        "--train",
+        "40",
+        "--val",
+        "16",
+        "--test",
+        "16",
+        "--pack",
+    ]
+    assert main(args) == 0
+    assert main(["data", "check", str(root)]) == 0
+    return root
+
+
+@pytest.fixture
+def release_file(tmp_path: Path) -> Path:
+    """A file in the LEAP release format (an ordered dict of 25 float32 (300,) vectors)."""
+    path = tmp_path / "llp_label_glove_embeddings.pt"
+    generator = torch.Generator().manual_seed(0)
+    torch.save({name: torch.randn(300, generator=generator) for name in LLP_CLASSES}, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("preset", "total", "blocks"),
+    [
+        ("han_mmil", 4_569_675, None),
+        ("mmpyr_mmil_valor", 40_827_469, None),
+        ("mmpyr_leap", 47_256_068, 6_311_936),
+        ("mmcse", 6_160_333, None),
+    ],
+)
+def test_info_json_counts(
+    preset: str,
+    total: int,
+    blocks: int | None,
+    release_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    extra = [f"model.decoder.label_embeddings.path={release_file}"] if "leap" in preset else []
+    assert main(["info", preset, *extra, "--json", "--no-flops"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["params"]["total"] == total
+    assert info["params"]["trainable"] == total
+    if blocks is not None:
+        assert info["params"]["leap_blocks"] == blocks
+
+
+def test_train_eval_explain(
+    synth_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "train",
+                "demo/llp_leap",
+                *TINY_LEAP,
+                "--data",
+                str(synth_root),
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    (run,) = tmp_path.iterdir()
+    capsys.readouterr()
+    assert main(["eval", str(run), "--data", str(synth_root), "--split", "test", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["gate"] == "or" and report["counts"]["all"] == 16
+    assert set(report["scores"]) >= {"segment/type@av", "event/event@av"}
+    assert (run / "eval-test" / "predictions.tsv").is_file()
+    # The written predictions score to the same numbers through `avvp score`.
+    assert (
+        main(
+            [
+                "score",
+                str(run / "eval-test" / "predictions.tsv"),
+                "--annotations",
+                str(synth_root),
+                "--split",
+                "test",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    scored = json.loads(capsys.readouterr().out)
+    for key, value in report["scores"].items():
+        assert scored[key] == pytest.approx(value)
+    # Another gate is reported as such.
+    assert main(["eval", str(run), "--data", str(synth_root), "--gate", "pooled"]) == 2
+    assert "pooled" in capsys.readouterr().err  # LEAP has no pooled video probability
+    assert (
+        main(
+            [
+                "explain",
+                str(run),
+                "--data",
+                str(synth_root),
+                "--video",
+                "0",
+                "--out",
+                str(tmp_path / "fig"),
+            ]
+        )
+        == 0
+    )
+    written = capsys.readouterr().out.split()
+    assert any(p.endswith("_leap_attention.png") for p in written)
+    assert all(Path(p).stat().st_size > 1000 for p in written)
+
+
+def test_mmcse_train_and_explain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "vpp"
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--out",
+                str(root),
+                "--seed",
+                "2",
+                "--train",
+                "24",
+                "--val",
+                "8",
+                "--test",
+                "8",
+                "--valor-plus-plus",
+            ]
+        )
+        == 0
+    )
+    overrides = [
+        "model.hidden=32",
+        "model.class_dim=16",
+        "model.ff=32",
+        "model.layers=1",
+        "model.heads=2",
+        "train.epochs=1",
+        "train.batch_size=8",
+    ]
+    assert (
+        main(
+            [
+                "train",
+                "mmcse",
+                *overrides,
+                "--data",
+                str(root),
+                "--out",
+                str(tmp_path / "runs"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    (run,) = (tmp_path / "runs").iterdir()
+    capsys.readouterr()
+    assert main(["eval", str(run), "--data", str(root), "--gate", "mmcse", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["gate"] == "mmcse"
+    assert (
+        main(
+            [
+                "explain",
+                str(run),
+                "--data",
+                str(root),
+                "--video",
+                "0",
+                "--out",
+                str(tmp_path / "fig"),
+            ]
+        )
+        == 0
+    )
+    written = capsys.readouterr().out.split()
+    assert any(p.endswith("_mmcse_similarity.png") for p in written)
+    assert any(p.endswith("_mmcse_cooccurrence.png") for p in written)
+
+
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    from avvp.demo import DemoSizes, run_demo
+
+    summary = run_demo(
+        out=tmp_path / "out",
+        cache=tmp_path / "cache",
+        sizes=DemoSizes(train=32, val=16, test=16),
+        epochs=1,
+        overrides=("train.batch_size=16",),
+        progress=False,
+    )
+    demo = Path(summary["demo_dir"])
+    results = json.loads((demo / "results.json").read_text())
+    assert set(results["methods"]) == {"mmil", "leap"}
+    assert results["methods"]["leap"]["gate"] == "or"
+    assert results["methods"]["mmil"]["gate"] == "pooled"
+    for figure in ("timeline", "leap_attention"):
+        assert Path(results["figures"][figure]).stat().st_size > 1000
+    table = (demo / "results.txt").read_text()
+    assert "baseline" in table and "overlapping subset" in table
+    # The baseline row is each video label in every segment: recall 1 on video-level labels.
+    assert 0.0 < results["baseline"]["all"]["segment/audio"] <= 1.0
+    # A second demo reuses the cached dataset.
+    cached = sorted((tmp_path / "cache").iterdir())
+    assert len(cached) == 1 and (cached[0] / ".complete").is_file()
