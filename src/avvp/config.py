@@ -53,9 +53,10 @@ class OptimConfig:
     weight_decay: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     grad_clip: float | None = None
-    scheduler: str = "step"  # step (StepLR) | warmup_cosine (VALOR) | none
+    scheduler: str = "step"  # step (StepLR) | multistep | warmup_cosine (VALOR) | none
     step_size: int = 10
     gamma: float = 0.1
+    milestones: list[int] = field(default_factory=list)  # multistep: epochs where lr *= gamma
     warmup_epochs: int = 0
     lr_min: float = 0.0
 
@@ -65,7 +66,8 @@ class TrainConfig:
     epochs: int = 40
     batch_size: int = 16
     eval_batch_size: int = 128
-    amp: bool = True  # mixed precision on CUDA only
+    amp: bool = True  # bf16 mixed precision on CUDA
+    cpu_amp: bool = False  # bf16 mixed precision on the CPU (native bf16 units: ~2x faster)
     select: str = "segment/type@av"
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int | None = None  # torch intra-op threads on CPU (None: torch's default)

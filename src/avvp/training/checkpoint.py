@@ -99,14 +99,18 @@ def load_checkpoint(
     """Rebuild the model from the sidecar's ``config["model"]`` and load its weights (eval mode)."""
     sidecar = read_sidecar(prefix)
     config = sidecar.get("config", {})
-    if config.get("task", "llp") == "ave":
-        from avvp.ave.models import build_ave_model as build_model
-    else:
-        from avvp.models.factory import build_model
     if "model" not in config:
         _, sidecar_path = _paths(prefix)
         raise DataError(f"{sidecar_path}: the sidecar has no model config")
-    model = build_model(config["model"])
+    model: nn.Module
+    if config.get("task", "llp") == "ave":
+        from avvp.ave.models import build_ave_model
+
+        model = build_ave_model(config["model"])
+    else:
+        from avvp.models.factory import build_model
+
+        model = build_model(config["model"])
     state = read_weights(prefix, device="cpu")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:

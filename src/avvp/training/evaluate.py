@@ -62,11 +62,12 @@ def eval_batches(n: int, batch_size: int, env: DistEnv | None) -> list[np.ndarra
     return [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
 
 
-def autocast(device: torch.device, enabled: bool) -> torch.autocast:
-    dtype = torch.bfloat16
-    return torch.autocast(
-        device_type=device.type, dtype=dtype, enabled=enabled and device.type == "cuda"
-    )
+def autocast(device: torch.device, enabled: bool, *, cpu: bool = False) -> torch.autocast:
+    """bf16 mixed precision: on CUDA when ``enabled`` (``train.amp``), on the CPU only when
+    ``cpu`` (``train.cpu_amp``: fast on CPUs with native bf16 matrix units, off by default so
+    CPU runs stay in float32)."""
+    on = (enabled and device.type == "cuda") or (cpu and device.type == "cpu")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=on)
 
 
 @torch.no_grad()
@@ -80,6 +81,7 @@ def evaluate_parsing(
     threshold: float = 0.5,
     env: DistEnv | None = None,
     amp: bool = False,
+    cpu_amp: bool = False,
     keep_predictions: bool = False,
     keep_extras: tuple[str, ...] = (),
     progress: bool = True,
@@ -101,7 +103,7 @@ def evaluate_parsing(
         batch = to_device(dataset.get_batch(indices), device)
         if "gt_audio" not in batch:
             raise ValueError("this split has no segment-level ground truth to evaluate against")
-        with autocast(device, amp):
+        with autocast(device, amp, cpu=cpu_amp):
             output: ParsingOutput = model(batch)
         used_gate = used_gate or output.gate
         pred_a, pred_v = predict_events(output, threshold=threshold, gate=gate)

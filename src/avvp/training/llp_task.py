@@ -105,7 +105,7 @@ class LLPTask:
     ) -> tuple[Tensor, dict[str, Tensor]]:
         device = batch["label"].device
         # Mixed precision covers the forward pass only: the BCE losses run in float32.
-        with autocast(device, bool(self.cfg.train.amp)):
+        with autocast(device, bool(self.cfg.train.amp), cpu=bool(self.cfg.train.cpu_amp)):
             output = model(batch)
         return compute_parsing_loss(output, batch, self.cfg.loss)
 
@@ -129,6 +129,7 @@ class LLPTask:
             threshold=float(self.cfg.eval.threshold),
             env=env,
             amp=bool(self.cfg.train.amp),
+            cpu_amp=bool(self.cfg.train.cpu_amp),
             keep_predictions=keep_predictions,
             keep_extras=("attention_audio", "attention_visual"),
             desc=desc,

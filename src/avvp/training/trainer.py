@@ -97,21 +97,24 @@ def seed_everything(seed: int) -> None:
 
 
 def make_optimizer(model: nn.Module, optim_cfg: Any) -> torch.optim.Optimizer:
+    """The optimizer of ``optim_cfg``, as one fused kernel where torch has it for the device
+    (several times faster than the per-tensor loop on a CPU; same update rule)."""
     params = [p for p in model.parameters() if p.requires_grad]
     betas = (float(optim_cfg.betas[0]), float(optim_cfg.betas[1]))
-    if optim_cfg.optimizer == "adam":
-        return torch.optim.Adam(
-            params, lr=optim_cfg.lr, betas=betas, weight_decay=optim_cfg.weight_decay
-        )
-    if optim_cfg.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=optim_cfg.lr, momentum=betas[0], weight_decay=optim_cfg.weight_decay
-        )
-    if optim_cfg.optimizer == "adamw":
-        return torch.optim.AdamW(
-            params, lr=optim_cfg.lr, betas=betas, weight_decay=optim_cfg.weight_decay
-        )
-    raise ConfigError(f"optim.optimizer={optim_cfg.optimizer!r}: expected adam, adamw or sgd")
+    name = optim_cfg.optimizer
+    if name == "sgd":
+        kwargs: dict[str, Any] = {"momentum": betas[0]}
+        factory: Any = torch.optim.SGD
+    elif name in ("adam", "adamw"):
+        kwargs = {"betas": betas}
+        factory = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+    else:
+        raise ConfigError(f"optim.optimizer={name!r}: expected adam, adamw or sgd")
+    kwargs.update(lr=optim_cfg.lr, weight_decay=optim_cfg.weight_decay)
+    try:
+        return factory(params, fused=True, **kwargs)
+    except (RuntimeError, TypeError):  # no fused kernel for this device or dtype
+        return factory(params, **kwargs)
 
 
 def make_scheduler(
@@ -121,6 +124,12 @@ def make_scheduler(
     if optim_cfg.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(
             optimizer, step_size=optim_cfg.step_size, gamma=optim_cfg.gamma
+        )
+    if optim_cfg.scheduler == "multistep":
+        if not optim_cfg.milestones:
+            raise ConfigError("optim.scheduler=multistep needs optim.milestones (a list of epochs)")
+        return torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, milestones=[int(m) for m in optim_cfg.milestones], gamma=optim_cfg.gamma
         )
     if optim_cfg.scheduler == "none":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
@@ -139,7 +148,7 @@ def make_scheduler(
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     raise ConfigError(
-        f"optim.scheduler={optim_cfg.scheduler!r}: expected step, warmup_cosine or none"
+        f"optim.scheduler={optim_cfg.scheduler!r}: expected step, multistep, warmup_cosine or none"
     )
 
 

@@ -37,6 +37,19 @@ def example_batch(feature_keys: list[str], batch_size: int = 1) -> dict[str, tor
     return batch
 
 
+def example_ave_batch(batch_size: int = 1) -> dict[str, torch.Tensor]:
+    """Random AVE inputs of the reference shapes (VGGish audio, VGG-19 pool5 maps)."""
+    from avvp.ave.data import BACKGROUND
+
+    generator = torch.Generator().manual_seed(0)
+    return {
+        "audio": torch.rand(batch_size, 10, 128, generator=generator),
+        "visual": torch.rand(batch_size, 10, 7, 7, 512, generator=generator),
+        "label": torch.full((batch_size, 10), BACKGROUND, dtype=torch.long),
+        "category": torch.zeros(batch_size, dtype=torch.long),
+    }
+
+
 def describe(cfg: Any, *, flops: bool = True) -> dict[str, Any]:
     from avvp.config import to_container
     from avvp.models.complexity import count_parameters, estimate_flops
@@ -45,10 +58,19 @@ def describe(cfg: Any, *, flops: bool = True) -> dict[str, Any]:
     task = build_task(cfg, data_root=None)
     torch.manual_seed(int(cfg.seed))
     model = task.build_model()
-    batch = example_batch(list(cfg.data.features))
+    if cfg.task == "ave":  # AVE models build only live modules: every parameter counts
+        batch = example_ave_batch()
+        params = {
+            "total": sum(p.numel() for p in model.parameters()),
+            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            **{n: sum(p.numel() for p in c.parameters()) for n, c in model.named_children()},
+        }
+    else:
+        batch = example_batch(list(cfg.data.features))
+        params = count_parameters(model, batch)
     info: dict[str, Any] = {
         "name": cfg.name,
-        "params": count_parameters(model, batch),
+        "params": params,
         "model": to_container(cfg)["model"],
     }
     if flops:
