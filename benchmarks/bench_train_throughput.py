@@ -58,9 +58,12 @@ def time_steps(step: Callable[[], None], *, warmup: int, steps: int) -> float:
     return time.perf_counter() - started
 
 
-def avvp_throughput(preset: str, root: Path, *, steps: int, device: torch.device) -> float:
+def avvp_throughput(
+    preset: str, root: Path, *, steps: int, device: torch.device, bf16: bool = False
+) -> float:
     overrides, batch_size = PRESETS[preset]
-    cfg = load_config(preset, [*overrides, "train.amp=false"])
+    precision = [f"train.amp={bf16}", f"train.cpu_amp={bf16}"]
+    cfg = load_config(preset, [*overrides, *precision])
     if preset == "mmpyr_leap":
         cfg.model.decoder.label_embeddings.pop("path", None)
     task = build_task(cfg, root)
@@ -205,6 +208,9 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     parser.add_argument("--reference-han", type=Path, help="clone of YapengTian/AVVP-ECCV20")
     parser.add_argument("--reference-leap", type=Path, help="clone of jasongief/LEAP")
+    parser.add_argument(
+        "--bf16", action="store_true", help="also time avvp with bf16 mixed precision (cpu_amp)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -222,11 +228,18 @@ def main() -> None:
         references = {"han_mmil": args.reference_han, "mmpyr_leap": args.reference_leap}
         for preset in args.presets:
             ours = avvp_throughput(preset, root, steps=args.steps, device=device)
-            line = f"{preset:<11} avvp {ours:7.1f} videos/s"
+            line = f"{preset:<11} avvp fp32 {ours:7.1f} videos/s"
+            ref = None
             if references[preset] is not None and device.type == "cpu":
                 ref = reference_throughput(preset, references[preset], root, steps=args.steps)
-                line += f"   reference {ref:7.1f} videos/s   ratio {ours / ref:.2f}x"
+                line += f"   reference fp32 {ref:7.1f} videos/s   ratio {ours / ref:.2f}x"
             print(line, flush=True)
+            if args.bf16:
+                fast = avvp_throughput(preset, root, steps=args.steps, device=device, bf16=True)
+                line = f"{preset:<11} avvp bf16 mixed precision {fast:7.1f} videos/s"
+                if ref is not None:
+                    line += f"   ratio to reference fp32 {fast / ref:.2f}x"
+                print(line, flush=True)
 
 
 if __name__ == "__main__":
