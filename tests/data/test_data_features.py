@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
+import avvp_tests_data_toy as toy  # registered by tests/data/conftest.py
 import numpy as np
 import pytest
 
@@ -20,19 +19,6 @@ from avvp.data.llp import load_split
 from avvp.data.pack import pack_dataset
 from avvp.errors import ConfigError, DataError
 
-
-def _load_toy():  # tests/data/toy.py under a repo-unique module name (importlib import mode)
-    name = "avvp_tests_data_toy"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("toy.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-toy = _load_toy()
 pytestmark = pytest.mark.filterwarnings("ignore::avvp.data.llp.DataDefectWarning")
 
 KEYS = ["audio", "clips", "pseudo_audio"]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
+import avvp_tests_data_toy as toy  # registered by tests/data/conftest.py
 import numpy as np
 import pytest
 import torch
@@ -26,20 +25,9 @@ from avvp.models.factory import build_model
 pytestmark = pytest.mark.filterwarnings("ignore::avvp.data.llp.DataDefectWarning")
 
 
-def _toy():
-    name = "avvp_tests_data_toy"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("toy.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    ds = _toy().write_toy_dataset(
+    ds = toy.write_toy_dataset(
         tmp_path, keys=["audio", "frames", "clips"], sizes={"train": 4, "val": 2, "test": 3}
     )
     return Path(ds.root)

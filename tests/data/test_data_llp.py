@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 import warnings
 from pathlib import Path
 
+import avvp_tests_data_toy as toy  # registered by tests/data/conftest.py
 import numpy as np
 import pytest
 
@@ -26,19 +25,6 @@ from avvp.data.llp import (
 )
 from avvp.errors import ConfigError, DataError
 
-
-def _load_toy():  # tests/data/toy.py under a repo-unique module name (importlib import mode)
-    name = "avvp_tests_data_toy"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("toy.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-toy = _load_toy()
 pytestmark = pytest.mark.filterwarnings("ignore::avvp.data.llp.DataDefectWarning")
 
 
