@@ -46,6 +46,8 @@ PRESETS = {
         ],
         32,
     ),
+    # MM-CSE on VALOR++ features (its recipe's batch 64); no reference comparison here.
+    "mmcse": (["train.batch_size=64"], 64),
 }
 
 
@@ -205,7 +207,9 @@ def main() -> None:
         "--root", type=Path, help="reuse a synthetic dataset root (else a temp dir)"
     )
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    parser.add_argument(
+        "--presets", nargs="+", default=["han_mmil", "mmpyr_leap"], choices=list(PRESETS)
+    )
     parser.add_argument("--reference-han", type=Path, help="clone of YapengTian/AVVP-ECCV20")
     parser.add_argument("--reference-leap", type=Path, help="clone of jasongief/LEAP")
     parser.add_argument(
@@ -216,14 +220,15 @@ def main() -> None:
     device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.root or Path(tmp) / "synth"
+        vpp = "mmcse" in args.presets
         if not (root / "packed" / "manifest.json").is_file():
             print(f"generating {args.videos} synthetic videos in {root} ...", flush=True)
-            generate_synthetic_llp(
-                root,
-                config=SynthConfig(num_train=args.videos, num_val=16, num_test=16),
-                seed=0,
-                pack=True,
+            config = SynthConfig(
+                num_train=args.videos, num_val=16, num_test=16, valor_plus_plus=vpp
             )
+            generate_synthetic_llp(root, config=config, seed=0, pack=True)
+        elif vpp and not (root / "CLAP" / "features").is_dir():
+            raise SystemExit(f"{root} has no VALOR++ features for mmcse: use another --root")
         print(f"torch {torch.__version__}, {args.threads} threads, device {device}")
         references = {"han_mmil": args.reference_han, "mmpyr_leap": args.reference_leap}
         for preset in args.presets:

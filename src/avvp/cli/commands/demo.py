@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--train",
         type=int,
         default=None,
-        help="synthetic training videos (default 2000; 1000 when MM-CSE is trained, whose "
+        help="synthetic training videos (default 2000; 600 when MM-CSE is trained, whose "
         "forward pass costs ~10x HAN+MMIL's, to stay within minutes on a CPU)",
     )
     parser.add_argument("--val", type=int, default=300)
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         encoder=args.encoder,
         cache=args.cache,
         sizes=DemoSizes(
-            train=args.train or (1000 if args.method in ("mmcse", "all") else 2000),
+            train=args.train or (600 if args.method in ("mmcse", "all") else 2000),
             val=args.val,
             test=args.test,
         ),
