@@ -235,8 +235,9 @@ def main() -> None:
             ours = avvp_throughput(preset, root, steps=args.steps, device=device)
             line = f"{preset:<11} avvp fp32 {ours:7.1f} videos/s"
             ref = None
-            if references[preset] is not None and device.type == "cpu":
-                ref = reference_throughput(preset, references[preset], root, steps=args.steps)
+            repo = references.get(preset)
+            if repo is not None and device.type == "cpu":
+                ref = reference_throughput(preset, repo, root, steps=args.steps)
                 line += f"   reference fp32 {ref:7.1f} videos/s   ratio {ours / ref:.2f}x"
             print(line, flush=True)
             if args.bf16:
