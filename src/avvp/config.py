@@ -17,7 +17,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from avvp.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+# A source checkout (editable install) has configs/ at the repository root; a wheel carries the
+# same presets inside the package.
+_SOURCE_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = _SOURCE_CONFIGS if _SOURCE_CONFIGS.is_dir() else Path(__file__).parent / "configs"
 
 
 @dataclass
