@@ -133,10 +133,12 @@ def test_truncated_packed_file_is_a_data_error(toy_root) -> None:
 
 
 @pytest.mark.parametrize("threshold", [0, 1 << 40])
-def test_pread_and_gather_paths_agree(toy_root, monkeypatch: pytest.MonkeyPatch, threshold) -> None:
+def test_row_copy_and_gather_paths_agree(
+    toy_root, monkeypatch: pytest.MonkeyPatch, threshold
+) -> None:
     from avvp.data import features
 
-    monkeypatch.setattr(features, "_PREAD_MIN_ROW_BYTES", threshold)
+    monkeypatch.setattr(features, "_ROW_COPY_MIN_BYTES", threshold)
     pack_dataset(toy_root.root, keys=KEYS, splits=["train"])
     split = load_split(toy_root.root, "train")
     packed = PackedFeatureStore(toy_root.root, "train", split.video_ids, KEYS)

@@ -14,10 +14,8 @@ Both implement :class:`FeatureStore`: ``read(key, indices)`` returns a float32 b
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,12 +239,12 @@ class OfficialFeatureStore:
 class PackedFeatureStore:
     """Reads ``<root>/packed/<split>/<key>.npy`` (opened with ``np.load(mmap_mode="r")``).
 
-    The memory map gives the layout (shape, dtype, data offset). Large rows (>= 64 KiB: frames,
-    clap) are read with ``os.preadv`` straight into the batch buffer where available (one call
-    per run of consecutive rows): on a warm page cache this is 4-8x faster than fancy-indexing
-    the map, which pays a page fault per 4 KiB on first touch. Small rows are gathered from the
-    map (cheaper than a syscall per row). Files are opened lazily and dropped when pickled, so a
-    store can be shipped to DataLoader worker processes.
+    Large rows (>= 64 KiB: frames, clap) are copied from the map row by row into the batch
+    buffer: once the process has touched the pages (from the second epoch on) this is ~1.8x
+    faster than reading them with ``os.preadv`` and several times faster than fancy-indexing
+    the map; on first touch it costs the same as ``preadv``. Small rows are gathered with one
+    ``np.take``. Maps are opened lazily and dropped when pickled, so a store can be shipped to
+    DataLoader worker processes.
     """
 
     def __init__(self, root: Path, split: str, ids: Sequence[str], keys: Sequence[str]) -> None:
@@ -283,7 +281,6 @@ class PackedFeatureStore:
                 )
             self._entries[key] = info
         self._maps: dict[str, np.memmap] = {}
-        self._fds: dict[str, int] = {}
 
     def file(self, key: str) -> Path:
         return self.root / "packed" / self.split / f"{key}.npy"
@@ -304,71 +301,32 @@ class PackedFeatureStore:
             self._maps[key] = array
         return array
 
-    def _fd(self, key: str) -> int:
-        fd = self._fds.get(key)
-        if fd is None:
-            fd = self._fds[key] = os.open(self.file(key), os.O_RDONLY)
-        return fd
-
     def read(self, key: str, indices: np.ndarray) -> np.ndarray:
         array = self._map(key)
         rows = _as_indices(indices, len(self.ids))
         row_bytes = int(array.strides[0])
-        if not _HAS_PREADV or rows.size == 0 or row_bytes < _PREAD_MIN_ROW_BYTES:
-            # Small rows: a gather from the map beats one syscall per row once pages are mapped.
-            out = np.empty((len(rows), *array.shape[1:]), dtype=np.float32)
-            if array.dtype == np.float32:
-                np.take(array, rows, axis=0, out=out)
-            else:
-                out[...] = array[rows]
-            return out
-        buffer = np.empty((len(rows), *array.shape[1:]), dtype=array.dtype)
-        view = buffer.data.cast("B")
-        fd = self._fd(key)
-        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-        starts = np.concatenate([[0], breaks]).astype(np.int64)
-        stops = np.concatenate([breaks, [len(rows)]]).astype(np.int64)
-        for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-            if start == stop:
-                continue
-            offset = int(array.offset) + int(rows[start]) * row_bytes
-            if not _pread_exact(fd, view[start * row_bytes : stop * row_bytes], offset):
-                raise DataError(f"{self.file(key)}: shorter than its header says (truncated?)")
-        if buffer.dtype == np.float32:
-            return buffer
-        return buffer.astype(np.float32)
+        out = np.empty((len(rows), *array.shape[1:]), dtype=np.float32)
+        if rows.size and row_bytes >= _ROW_COPY_MIN_BYTES:
+            for slot, index in enumerate(rows.tolist()):
+                out[slot] = array[index]  # casts uint8 pseudo labels on assignment
+        elif array.dtype == np.float32:
+            np.take(array, rows, axis=0, out=out)
+        else:
+            out[...] = array[rows]
+        return out
 
     def close(self) -> None:
-        """Close the open files (reads reopen them)."""
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds = {}
+        """Drop the memory maps (reads reopen them)."""
         self._maps = {}
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_maps"] = {}
-        state["_fds"] = {}
         return state
 
 
-_HAS_PREADV = hasattr(os, "preadv")
-_PREAD_MIN_ROW_BYTES = 64 * 1024
-
-
-def _pread_exact(fd: int, view: memoryview, offset: int) -> bool:
-    """Fill ``view`` from ``fd`` at ``offset`` (preadv may return short reads); False at EOF."""
-    done = 0
-    while done < len(view):
-        count = os.preadv(fd, [view[done:]], offset + done)
-        if count <= 0:
-            return False
-        done += count
-    return True
+# Rows at least this large are copied one by one; smaller ones are gathered with np.take.
+_ROW_COPY_MIN_BYTES = 64 * 1024
 
 
 def _manifest_covers(root: Path, split: str, ids: Sequence[str], keys: Sequence[str]) -> bool:
