@@ -175,16 +175,22 @@ class LLPSplit:
         return len(self.filenames)
 
 
-def _read_rows(path: Path, header: tuple[str, ...]) -> list[tuple[int, list[str]]]:
-    """(line number, fields) for every data row; checks the header and the field count."""
+def read_text_lines(path: Path, what: str) -> list[str]:
+    """The lines of a UTF-8 text file (BOM, LF or CRLF); a missing or unreadable file is a
+    DataError naming it as ``what`` (e.g. "annotation file")."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise DataError(f"{path}: annotation file not found") from None
+        raise DataError(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read annotation file ({exc})") from None
-    # splitlines() handles LF and CRLF; blank lines (e.g. a trailing one) carry no data.
-    lines = text.splitlines()
+        raise DataError(f"{path}: cannot read {what} ({exc})") from None
+    return text.splitlines()
+
+
+def _read_rows(path: Path, header: tuple[str, ...]) -> list[tuple[int, list[str]]]:
+    """(line number, fields) for every data row; checks the header and the field count."""
+    # Blank lines (e.g. a trailing one) carry no data.
+    lines = read_text_lines(path, "annotation file")
     if not lines or tuple(f.strip() for f in lines[0].split("\t")) != header:
         found = lines[0] if lines else "<empty file>"
         raise DataError(f"{path}:1: expected header {'<TAB>'.join(header)!r}, found {found!r}")

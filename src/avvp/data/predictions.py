@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from avvp.classes import CLASS_INDEX, LLP_CLASSES, NUM_SEGMENTS
+from avvp.data.llp import read_text_lines
 from avvp.errors import DataError
 from avvp.metrics.parsing import as_binary
 
@@ -139,13 +140,7 @@ def _read_file(
 ) -> None:
     """Fill ``out[modality]`` from one file; ``modality=None`` means the file names it per row."""
     t = next(iter(out.values())).shape[2]
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{path}: predictions file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read predictions file ({exc})") from None
-    lines = text.splitlines()
+    lines = read_text_lines(path, "predictions file")
     header = tuple(f.strip() for f in lines[0].split("\t")) if lines else ()
     if header == COMBINED_HEADER:
         has_modality = True

@@ -221,8 +221,9 @@ def _pattern_cdfs(stats: LLPStats, modality: str, shrinkage: float) -> NDArray[n
     return cdf
 
 
-def _copy_probability(stats: LLPStats, cdf_a: NDArray[np.float64], cdf_v: NDArray[np.float64],
-                      shrinkage: float) -> NDArray[np.float64]:
+def _copy_probability(
+    stats: LLPStats, cdf_a: NDArray[np.float64], cdf_v: NDArray[np.float64], shrinkage: float
+) -> NDArray[np.float64]:
     """Per class, the probability that an audio-visual class's visual row copies the audio row.
 
     Chosen so that P(identical rows) matches the measured fraction: independent draws are also
@@ -316,8 +317,9 @@ def sample_annotations(
     choice = rng.choice(stats.label_sets.shape[0], size=n, p=stats.label_set_probs)
     labels = stats.label_sets[choice]  # (N, C) bool
 
-    has_a, has_v = _sample_modalities(labels, choice, stats=stats, rng=rng,
-                                      min_set_videos=min_set_videos)
+    has_a, has_v = _sample_modalities(
+        labels, choice, stats=stats, rng=rng, min_set_videos=min_set_videos
+    )
 
     cdf_a = _pattern_cdfs(stats, "audio", pattern_shrinkage)
     cdf_v = _pattern_cdfs(stats, "visual", pattern_shrinkage)
@@ -455,7 +457,11 @@ _OUTPUT = {
 }
 _DIMS = {"audio": 128, "frames": 2048, "clips": 512, "clap": 768, "clip": 768}
 _MODALITY = {
-    "audio": "audio", "clap": "audio", "frames": "visual", "clips": "visual", "clip": "visual"
+    "audio": "audio",
+    "clap": "audio",
+    "frames": "visual",
+    "clips": "visual",
+    "clip": "visual",
 }
 
 
@@ -520,7 +526,10 @@ def build_world(config: SynthConfig, rng: np.random.Generator) -> SynthWorld:
 
 
 def _latents(
-    world: SynthWorld, gt: NDArray[Any], scene: NDArray[np.int64], modality: str,
+    world: SynthWorld,
+    gt: NDArray[Any],
+    scene: NDArray[np.int64],
+    modality: str,
     rng: np.random.Generator,
 ) -> NDArray[np.float64]:
     """(B, T, D) latents of one modality for ground truth (B, C, T)."""
@@ -547,8 +556,9 @@ def _latents(
     return z
 
 
-def _expand(world: SynthWorld, key: str, pre: NDArray[np.float64], steps: int,
-            rng: np.random.Generator) -> NDArray[np.float64]:
+def _expand(
+    world: SynthWorld, key: str, pre: NDArray[np.float64], steps: int, rng: np.random.Generator
+) -> NDArray[np.float64]:
     """(B, T, F) segment pre-activations -> (B, steps, F) with small within-segment variation."""
     b, t, _ = pre.shape
     index = (np.arange(steps) * t) // steps
@@ -586,9 +596,13 @@ def synthesize_features(
         fmap = world.maps[key]
         pre = fmap.pre(z[_MODALITY[key]])
         if key in ("frames", "clap"):
-            pre = _expand(world, key, pre,
-                          NUM_SEGMENTS * FRAMES_PER_SEGMENT if key == "frames" else CLAP_STEPS,
-                          key_rngs[key])
+            pre = _expand(
+                world,
+                key,
+                pre,
+                NUM_SEGMENTS * FRAMES_PER_SEGMENT if key == "frames" else CLAP_STEPS,
+                key_rngs[key],
+            )
         pre = _quantize(pre)
         x: NDArray[Any]
         if key == "audio":
@@ -720,13 +734,15 @@ def generate_synthetic_llp(
         ann_seq, pseudo_seq, feat_seq = seq.spawn(3)
         n = sizes[name]
         ann = sample_annotations(
-            n, stats=stats, rng=np.random.default_rng(ann_seq),
+            n,
+            stats=stats,
+            rng=np.random.default_rng(ann_seq),
             pattern_shrinkage=config.pattern_shrinkage,
         )
         prng = np.random.default_rng(pseudo_seq)
         pa = make_pseudo_labels(ann.gt_audio, ann.gt_visual, ann.labels, config=config, rng=prng)
         pv = make_pseudo_labels(ann.gt_visual, ann.gt_audio, ann.labels, config=config, rng=prng)
-        splits.append(_Split(name, all_names[start:start + n], ann, pa, pv))
+        splits.append(_Split(name, all_names[start : start + n], ann, pa, pv))
         feature_rngs[name] = np.random.default_rng(feat_seq)
         start += n
 
@@ -736,8 +752,10 @@ def generate_synthetic_llp(
     with tqdm(total=total, desc="synth features", unit="video", disable=None) as bar:
         for split in splits:
             ids = [f[:11] for f in split.filenames]
-            for k, pseudo in (("pseudo_audio", split.pseudo_audio),
-                              ("pseudo_visual", split.pseudo_visual)):
+            for k, pseudo in (
+                ("pseudo_audio", split.pseudo_audio),
+                ("pseudo_visual", split.pseudo_visual),
+            ):
                 pseudo_folder = out / folders[k][0]
                 for i, vid in enumerate(ids):
                     # VALOR files are (T, C) int64.
