@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,6 +188,21 @@ def read_text_lines(path: Path, what: str) -> list[str]:
     return text.splitlines()
 
 
+def iter_fields(path: Path, lines: list[str], width: int) -> Iterator[tuple[int, list[str]]]:
+    """(line number, stripped fields) of every non-blank line after the header; a line without
+    exactly ``width`` tab-separated fields is a DataError naming ``path`` and the line."""
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) != width:
+            raise DataError(
+                f"{path}:{number}: expected {width} tab-separated fields, "
+                f"found {len(fields)}: {line!r}"
+            )
+        yield number, fields
+
+
 def _read_rows(path: Path, header: tuple[str, ...]) -> list[tuple[int, list[str]]]:
     """(line number, fields) for every data row; checks the header and the field count."""
     # Blank lines (e.g. a trailing one) carry no data.
@@ -195,17 +211,9 @@ def _read_rows(path: Path, header: tuple[str, ...]) -> list[tuple[int, list[str]
         found = lines[0] if lines else "<empty file>"
         raise DataError(f"{path}:1: expected header {'<TAB>'.join(header)!r}, found {found!r}")
     rows = []
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split("\t")]
-        if len(fields) != len(header):
-            raise DataError(
-                f"{path}:{number}: expected {len(header)} tab-separated fields, "
-                f"found {len(fields)}: {line!r}"
-            )
+    for number, fields in iter_fields(path, lines, len(header)):
         if not all(fields):
-            raise DataError(f"{path}:{number}: empty field in {line!r}")
+            raise DataError(f"{path}:{number}: empty field in {lines[number - 1]!r}")
         rows.append((number, fields))
     return rows
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from avvp.classes import CLASS_INDEX, LLP_CLASSES, NUM_SEGMENTS
-from avvp.data.llp import read_text_lines
+from avvp.data.llp import iter_fields, read_text_lines
 from avvp.errors import DataError
 from avvp.metrics.parsing import as_binary
 
@@ -157,15 +157,7 @@ def _read_file(
             f"{path}: a single predictions file needs a 'modality' column; "
             "otherwise give an audio file and a visual file"
         )
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split("\t")]
-        if len(fields) != len(header):
-            raise DataError(
-                f"{path}:{number}: expected {len(header)} tab-separated fields, "
-                f"found {len(fields)}: {line!r}"
-            )
+    for number, fields in iter_fields(path, lines, len(header)):
         filename, onset_text, offset_text, label = fields[:4]
         row_modality = modality
         if has_modality:
