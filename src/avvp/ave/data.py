@@ -115,7 +115,11 @@ class AVERecord:
 
 
 def segment_labels(
-    start: float, end: float, class_index: int, *, num_segments: int = NUM_SEGMENTS,
+    start: float,
+    end: float,
+    class_index: int,
+    *,
+    num_segments: int = NUM_SEGMENTS,
     background: int = BACKGROUND,
 ) -> NDArray[np.int64]:
     """(T,) labels: ``class_index`` where ``start <= t < end``, else ``background``."""
@@ -150,12 +154,16 @@ class AVEAnnotations:
     def labels(self) -> NDArray[np.int64]:
         """(N, T) segment labels, class index or background (``num_classes``)."""
         cls = self.class_indices()
-        return np.stack(
-            [
-                segment_labels(r.start, r.end, int(c), background=self.num_classes)
-                for r, c in zip(self.records, cls, strict=True)
-            ]
-        ) if self.records else np.zeros((0, NUM_SEGMENTS), dtype=np.int64)
+        return (
+            np.stack(
+                [
+                    segment_labels(r.start, r.end, int(c), background=self.num_classes)
+                    for r, c in zip(self.records, cls, strict=True)
+                ]
+            )
+            if self.records
+            else np.zeros((0, NUM_SEGMENTS), dtype=np.int64)
+        )
 
     def event_mask(self) -> NDArray[np.float32]:
         """(N, T) 1 on event segments (the reference ``labels_closs.h5``)."""
@@ -253,8 +261,9 @@ def read_split_order(path: Path, *, num_videos: int | None = None) -> NDArray[np
     except OSError as exc:
         raise DataError(f"{path}: cannot read as HDF5 ({exc})") from None
     if order.ndim != 1 or not np.issubdtype(order.dtype, np.integer):
-        raise DataError(f"{path}: key 'order' must be a 1-d integer array, got {order.dtype} "
-                        f"{order.shape}")
+        raise DataError(
+            f"{path}: key 'order' must be a 1-d integer array, got {order.dtype} {order.shape}"
+        )
     order = order.astype(np.int64)
     if num_videos is not None and len(order) and (order.min() < 0 or order.max() >= num_videos):
         raise DataError(
@@ -282,8 +291,10 @@ def _check_shape(shape: tuple[int, ...], key: str, where: str, num_segments: int
     ndim = FEATURE_NDIM[key]
     if len(shape) != ndim or shape[0] != num_segments:
         expected = "(10, 128)" if key == "audio" else "(10, 7, 7, 512)"
-        raise DataError(f"{where}: {key} features have shape {shape}, expected {expected}-like "
-                        f"({ndim} axes, {num_segments} segments first)")
+        raise DataError(
+            f"{where}: {key} features have shape {shape}, expected {expected}-like "
+            f"({ndim} axes, {num_segments} segments first)"
+        )
 
 
 class HDF5Features(FeatureStore):
@@ -292,7 +303,11 @@ class HDF5Features(FeatureStore):
     FILES: ClassVar[dict[str, str]] = {"audio": AUDIO_H5, "visual": VISUAL_H5}
 
     def __init__(
-        self, root: Path, keys: Sequence[str], *, num_videos: int,
+        self,
+        root: Path,
+        keys: Sequence[str],
+        *,
+        num_videos: int,
         num_segments: int = NUM_SEGMENTS,
     ) -> None:
         import h5py
@@ -306,14 +321,17 @@ class HDF5Features(FeatureStore):
             try:
                 with h5py.File(path, "r") as handle:
                     if HDF5_KEY not in handle:
-                        raise DataError(f"{path}: no dataset {HDF5_KEY!r} "
-                                        f"(found {', '.join(handle) or 'none'})")
+                        raise DataError(
+                            f"{path}: no dataset {HDF5_KEY!r} (found {', '.join(handle) or 'none'})"
+                        )
                     shape = tuple(int(s) for s in handle[HDF5_KEY].shape)
             except OSError as exc:
                 raise DataError(f"{path}: cannot read as HDF5 ({exc})") from None
             if shape[0] != num_videos:
-                raise DataError(f"{path}: key {HDF5_KEY!r} has {shape[0]} rows, "
-                                f"Annotations.txt has {num_videos} videos")
+                raise DataError(
+                    f"{path}: key {HDF5_KEY!r} has {shape[0]} rows, "
+                    f"Annotations.txt has {num_videos} videos"
+                )
             _check_shape(shape[1:], key, f"{path} (key {HDF5_KEY!r})", num_segments)
             self.shapes[key] = shape[1:]
 
@@ -343,7 +361,11 @@ class NpyFeatures(FeatureStore):
     """Per-video layout: ``<root>/<key>/<VideoID>.npy``."""
 
     def __init__(
-        self, root: Path, keys: Sequence[str], *, video_ids: Sequence[str],
+        self,
+        root: Path,
+        keys: Sequence[str],
+        *,
+        video_ids: Sequence[str],
         num_segments: int = NUM_SEGMENTS,
     ) -> None:
         self.root = Path(root)
@@ -376,15 +398,20 @@ class NpyFeatures(FeatureStore):
         for i, row in enumerate(rows):
             array = self._load(key, int(row))
             if array.shape != shape:
-                raise DataError(f"{self._path(key, int(row))}: shape {array.shape}, expected "
-                                f"{shape} (as the other {key} files)")
+                raise DataError(
+                    f"{self._path(key, int(row))}: shape {array.shape}, expected "
+                    f"{shape} (as the other {key} files)"
+                )
             out[i] = array
         return out
 
 
 def open_features(
-    root: Path, annotations: AVEAnnotations, keys: Sequence[str] = FEATURE_KEYS,
-    *, layout: str = "auto",
+    root: Path,
+    annotations: AVEAnnotations,
+    keys: Sequence[str] = FEATURE_KEYS,
+    *,
+    layout: str = "auto",
 ) -> FeatureStore:
     """The HDF5 layout when its files exist (or ``layout="hdf5"``), else per-video npy."""
     root = Path(root)
@@ -414,8 +441,13 @@ class AVEDataset:
     """
 
     def __init__(
-        self, root: Path, split: str, *, keys: Sequence[str] = FEATURE_KEYS,
-        layout: str = "auto", annotations: AVEAnnotations | None = None,
+        self,
+        root: Path,
+        split: str,
+        *,
+        keys: Sequence[str] = FEATURE_KEYS,
+        layout: str = "auto",
+        annotations: AVEAnnotations | None = None,
     ) -> None:
         if split not in SPLITS:
             raise DataError(f"unknown AVE split {split!r} (expected {', '.join(SPLITS)})")

@@ -30,8 +30,14 @@ DEMO_VIDEOS = 300
 
 
 def run_ave_demo(
-    out: Path, *, encoder: str = "psp", epochs: int, seed: int = 0, progress: bool = True,
-    videos: int = DEMO_VIDEOS, overrides: tuple[str, ...] = (),
+    out: Path,
+    *,
+    encoder: str = "psp",
+    epochs: int,
+    seed: int = 0,
+    progress: bool = True,
+    videos: int = DEMO_VIDEOS,
+    overrides: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Train ``encoder`` + DCH and ``encoder`` + LEAP; return their test accuracies."""
     from avvp.ave.data import ANNOTATION_FILE
@@ -53,8 +59,13 @@ def run_ave_demo(
         )
         done.write_text("ok\n")
     assert (data / ANNOTATION_FILE).is_file()
-    results: dict[str, Any] = {"encoder": encoder, "epochs": epochs, "seed": seed,
-                               "videos": videos, "heads": {}}
+    results: dict[str, Any] = {
+        "encoder": encoder,
+        "epochs": epochs,
+        "seed": seed,
+        "videos": videos,
+        "heads": {},
+    }
     for head in ("dch", "leap"):
         started = time.perf_counter()
         cfg = load_config(
@@ -73,9 +84,11 @@ def run_ave_demo(
     (folder / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [f"AVE demo ({encoder} encoder, {videos} synthetic videos, {epochs} epochs)"]
     for head, res in results["heads"].items():
-        lines.append(f"  {encoder}+{head:<5} test accuracy {100 * res['test_accuracy']:.1f}  "
-                     f"(val {100 * res['val_accuracy']:.1f} @ epoch {res['best_epoch']}, "
-                     f"{res['seconds']:.0f} s)")
+        lines.append(
+            f"  {encoder}+{head:<5} test accuracy {100 * res['test_accuracy']:.1f}  "
+            f"(val {100 * res['val_accuracy']:.1f} @ epoch {res['best_epoch']}, "
+            f"{res['seconds']:.0f} s)"
+        )
     print("\n".join(lines))
     results["folder"] = str(folder)
     return results

@@ -70,7 +70,11 @@ class AudioGuidedVisualAttention(nn.Module):
     """
 
     def __init__(
-        self, *, audio_dim: int = 128, visual_dim: int = 512, hidden_size: int = 512,
+        self,
+        *,
+        audio_dim: int = 128,
+        visual_dim: int = 512,
+        hidden_size: int = 512,
         map_size: int = 49,
     ) -> None:
         super().__init__()
@@ -88,8 +92,10 @@ class AudioGuidedVisualAttention(nn.Module):
         c = visual.shape[-1]
         v = visual.reshape(b * t, -1, c)  # (BT, P, C)
         if v.shape[1] != self.map_size:
-            raise ValueError(f"visual maps have {v.shape[1]} positions; this attention was built "
-                             f"for map_size={self.map_size}")
+            raise ValueError(
+                f"visual maps have {v.shape[1]} positions; this attention was built "
+                f"for map_size={self.map_size}"
+            )
         v_h = F.relu(self.affine_video(v))
         a_h = F.relu(self.affine_audio(audio.reshape(b * t, -1)))
         content = self.affine_v(v_h) + self.affine_g(a_h).unsqueeze(2)  # (BT, P, P)
@@ -102,14 +108,21 @@ class AVEBaselineEncoder(nn.Module):
     """AVE baseline (A+V-att): AVGA then Bi-LSTM per modality; fused = concat (B, T, 4h)."""
 
     def __init__(
-        self, *, audio_dim: int = 128, visual_dim: int = 512, hidden_size: int = 512,
-        lstm_hidden: int = 128, map_size: int = 49,
+        self,
+        *,
+        audio_dim: int = 128,
+        visual_dim: int = 512,
+        hidden_size: int = 512,
+        lstm_hidden: int = 128,
+        map_size: int = 49,
     ) -> None:
         super().__init__()
         self.out_dim = 2 * lstm_hidden
         self.fused_dim = 4 * lstm_hidden
         self.attention = AudioGuidedVisualAttention(
-            audio_dim=audio_dim, visual_dim=visual_dim, hidden_size=hidden_size,
+            audio_dim=audio_dim,
+            visual_dim=visual_dim,
+            hidden_size=hidden_size,
             map_size=map_size,
         )
         self.lstm_audio = nn.LSTM(audio_dim, lstm_hidden, 1, batch_first=True, bidirectional=True)
@@ -127,8 +140,14 @@ class PositiveSamplePropagation(nn.Module):
     other modality's features; then Linear-ReLU-Dropout and a shared LayerNorm (eps 1e-6)."""
 
     def __init__(
-        self, *, audio_dim: int = 256, visual_dim: int = 256, hidden_dim: int = 256,
-        out_dim: int = 256, dropout: float = 0.1, threshold: float = 0.099,
+        self,
+        *,
+        audio_dim: int = 256,
+        visual_dim: int = 256,
+        hidden_dim: int = 256,
+        out_dim: int = 256,
+        dropout: float = 0.1,
+        threshold: float = 0.099,
     ) -> None:
         super().__init__()
         self.threshold = threshold
@@ -168,8 +187,15 @@ class PSPEncoder(nn.Module):
     PSP audio and visual features, the input of the AVPS loss."""
 
     def __init__(
-        self, *, audio_dim: int = 128, visual_dim: int = 512, hidden_size: int = 512,
-        lstm_hidden: int = 128, map_size: int = 49, psp_dim: int = 256, dropout: float = 0.1,
+        self,
+        *,
+        audio_dim: int = 128,
+        visual_dim: int = 512,
+        hidden_size: int = 512,
+        lstm_hidden: int = 128,
+        map_size: int = 49,
+        psp_dim: int = 256,
+        dropout: float = 0.1,
         threshold: float = 0.099,
     ) -> None:
         super().__init__()
@@ -183,16 +209,20 @@ class PSPEncoder(nn.Module):
             nn.Linear(visual_dim, 256, bias=False), nn.Linear(256, lstm_hidden, bias=False)
         )
         self.attention = AudioGuidedVisualAttention(
-            audio_dim=audio_dim, visual_dim=visual_dim, hidden_size=hidden_size,
+            audio_dim=audio_dim,
+            visual_dim=visual_dim,
+            hidden_size=hidden_size,
             map_size=map_size,
         )
         self.lstm_audio = nn.LSTM(audio_dim, lstm_hidden, 1, batch_first=True, bidirectional=True)
-        self.lstm_video = nn.LSTM(
-            lstm_hidden, lstm_hidden, 1, batch_first=True, bidirectional=True
-        )
+        self.lstm_video = nn.LSTM(lstm_hidden, lstm_hidden, 1, batch_first=True, bidirectional=True)
         self.psp = PositiveSamplePropagation(
-            audio_dim=2 * lstm_hidden, visual_dim=2 * lstm_hidden, hidden_dim=psp_dim,
-            out_dim=psp_dim, dropout=dropout, threshold=threshold,
+            audio_dim=2 * lstm_hidden,
+            visual_dim=2 * lstm_hidden,
+            hidden_dim=psp_dim,
+            out_dim=psp_dim,
+            dropout=dropout,
+            threshold=threshold,
         )
 
     def forward(self, audio: Tensor, visual: Tensor) -> AVEEncoding:
@@ -217,8 +247,14 @@ class SpatialChannelAttention(nn.Module):
     """
 
     def __init__(
-        self, *, audio_dim: int = 128, visual_dim: int = 512, hidden_dim: int = 256,
-        latent_ratio: int = 4, beta: float = 0.4, dropout: float = 0.2,
+        self,
+        *,
+        audio_dim: int = 128,
+        visual_dim: int = 512,
+        hidden_dim: int = 256,
+        latent_ratio: int = 4,
+        beta: float = 0.4,
+        dropout: float = 0.2,
     ) -> None:
         super().__init__()
         self.beta = beta
@@ -321,9 +357,18 @@ class CMBSEncoder(nn.Module):
     class activation sequences)."""
 
     def __init__(
-        self, *, audio_dim: int = 128, visual_dim: int = 512, d_model: int = 256,
-        heads: int = 4, ff_dim: int = 1024, encoder_layers: int = 2, alpha: float = 0.1,
-        beta: float = 0.4, dropout: float = 0.2, attention_hidden: int = 256,
+        self,
+        *,
+        audio_dim: int = 128,
+        visual_dim: int = 512,
+        d_model: int = 256,
+        heads: int = 4,
+        ff_dim: int = 1024,
+        encoder_layers: int = 2,
+        alpha: float = 0.1,
+        beta: float = 0.4,
+        dropout: float = 0.2,
+        attention_hidden: int = 256,
     ) -> None:
         super().__init__()
         self.out_dim = d_model

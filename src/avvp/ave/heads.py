@@ -91,7 +91,9 @@ class AVEBaselineHead(nn.Module):
         logits = self.L2(F.relu(self.L1(F.relu(encoding.fused))))
         probs = torch.softmax(logits.float(), dim=-1)
         return AVEOutput(
-            prediction=probs.argmax(dim=-1), scores=probs, logits={"probs": probs},
+            prediction=probs.argmax(dim=-1),
+            scores=probs,
+            logits={"probs": probs},
             encoding=encoding,
         )
 
@@ -114,7 +116,9 @@ class PSPHead(nn.Module):
     def forward(self, encoding: AVEEncoding) -> AVEOutput:
         logits = self.L2(F.relu(self.L1(encoding.fused))).float()
         return AVEOutput(
-            prediction=logits.argmax(dim=-1), scores=logits, logits={"logits": logits},
+            prediction=logits.argmax(dim=-1),
+            scores=logits,
+            logits={"logits": logits},
             encoding=encoding,
         )
 
@@ -180,8 +184,13 @@ class LeapHead(nn.Module):
     """LEAP as the AVEL classifier; ``decoder`` is the shared LEAP decoder module."""
 
     def __init__(
-        self, *, decoder: LeapDecoder, num_classes: int = 28, segment_weight: float = 1.0,
-        video_loss: str = "ce", segment_loss: str = "relevance",
+        self,
+        *,
+        decoder: LeapDecoder,
+        num_classes: int = 28,
+        segment_weight: float = 1.0,
+        video_loss: str = "ce",
+        segment_loss: str = "relevance",
     ) -> None:
         super().__init__()
         if video_loss not in ("ce", "bce"):
@@ -191,8 +200,10 @@ class LeapHead(nn.Module):
         self.video_loss = video_loss
         self.segment_loss = segment_loss
         if decoder.label_embeddings.num_classes != num_classes:
-            raise ValueError(f"the LEAP decoder has {decoder.label_embeddings.num_classes} label "
-                             f"queries, expected {num_classes}")
+            raise ValueError(
+                f"the LEAP decoder has {decoder.label_embeddings.num_classes} label "
+                f"queries, expected {num_classes}"
+            )
         self.num_classes = num_classes
         self.segment_weight = segment_weight
         self.decoder = decoder
@@ -218,11 +229,17 @@ class LeapHead(nn.Module):
         return AVEOutput(
             prediction=prediction,
             scores=scores,
-            logits={"segment_audio": seg_a, "segment_visual": seg_v,
-                    "video_audio": vid_a, "video_visual": vid_v},
+            logits={
+                "segment_audio": seg_a,
+                "segment_visual": seg_v,
+                "video_audio": vid_a,
+                "video_visual": vid_v,
+            },
             encoding=encoding,
-            extras={"attention_audio": out.extras["attention_audio"],
-                    "attention_visual": out.extras["attention_visual"]},
+            extras={
+                "attention_audio": out.extras["attention_audio"],
+                "attention_visual": out.extras["attention_visual"],
+            },
         )
 
     def loss(self, output: AVEOutput, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:

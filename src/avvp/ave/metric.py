@@ -52,8 +52,10 @@ class AccuracyCounter:
 
     def update(self, pred: Tensor, target: Tensor) -> None:
         if pred.shape != target.shape:
-            raise ValueError(f"prediction shape {tuple(pred.shape)} differs from "
-                             f"target shape {tuple(target.shape)}")
+            raise ValueError(
+                f"prediction shape {tuple(pred.shape)} differs from "
+                f"target shape {tuple(target.shape)}"
+            )
         hit = pred == target
         event = target != self.background
         self.counts["correct"] += int(hit.sum())

@@ -57,7 +57,12 @@ _AUX_DEFAULTS: dict[str, dict[str, float]] = {
     "cmbs": {"gate": 1.0},
 }
 _MODEL_KEYS = {
-    "encoder", "head", "num_classes", "encoder_args", "head_args", "label_embeddings",
+    "encoder",
+    "head",
+    "num_classes",
+    "encoder_args",
+    "head_args",
+    "label_embeddings",
     "aux_weights",
 }
 
@@ -80,8 +85,13 @@ class AVEModel(nn.Module):
     """``forward(batch) -> AVEOutput``; ``loss(output, batch)`` adds head and encoder losses."""
 
     def __init__(
-        self, *, encoder: nn.Module, head: nn.Module, num_classes: int = NUM_AVE_CLASSES,
-        aux_weights: Mapping[str, float] | None = None, encoder_name: str = "",
+        self,
+        *,
+        encoder: nn.Module,
+        head: nn.Module,
+        num_classes: int = NUM_AVE_CLASSES,
+        aux_weights: Mapping[str, float] | None = None,
+        encoder_name: str = "",
         head_name: str = "",
     ) -> None:
         super().__init__()
@@ -151,8 +161,11 @@ def build_ave_model(config: Mapping[str, Any]) -> AVEModel:
     if head_name not in ("dch", "leap"):
         raise ConfigError(f"model.head={head_name!r}: expected dch or leap")
     num_classes = int(cfg.get("num_classes", NUM_AVE_CLASSES))
-    encoder = _call(ENCODERS[encoder_name], _plain(cfg.get("encoder_args"), "model.encoder_args"),
-                    "model.encoder_args")
+    encoder = _call(
+        ENCODERS[encoder_name],
+        _plain(cfg.get("encoder_args"), "model.encoder_args"),
+        "model.encoder_args",
+    )
     head_args = _plain(cfg.get("head_args"), "model.head_args")
     head: nn.Module
     if head_name == "dch":
@@ -162,19 +175,27 @@ def build_ave_model(config: Mapping[str, Any]) -> AVEModel:
         head = _call(_DCH[encoder_name], head_args, "model.head_args")
     else:
         head = _build_leap_head(
-            num_classes=num_classes, d_model=int(encoder.out_dim), head_args=head_args,
+            num_classes=num_classes,
+            d_model=int(encoder.out_dim),
+            head_args=head_args,
             embedding_args=_plain(cfg.get("label_embeddings"), "model.label_embeddings"),
         )
     aux = dict(_AUX_DEFAULTS[encoder_name])
     for key, value in _plain(cfg.get("aux_weights"), "model.aux_weights").items():
         if key not in _AUX_DEFAULTS[encoder_name]:
             allowed = ", ".join(_AUX_DEFAULTS[encoder_name]) or "none"
-            raise ConfigError(f"model.aux_weights.{key}: not a loss of encoder {encoder_name!r} "
-                              f"(its auxiliary losses: {allowed})")
+            raise ConfigError(
+                f"model.aux_weights.{key}: not a loss of encoder {encoder_name!r} "
+                f"(its auxiliary losses: {allowed})"
+            )
         aux[key] = float(value)
     return AVEModel(
-        encoder=encoder, head=head, num_classes=num_classes, aux_weights=aux,
-        encoder_name=encoder_name, head_name=head_name,
+        encoder=encoder,
+        head=head,
+        num_classes=num_classes,
+        aux_weights=aux,
+        encoder_name=encoder_name,
+        head_name=head_name,
     )
 
 
@@ -196,17 +217,24 @@ def _build_leap_head(
         names = [ave_class_words(n) for n in AVE_CLASSES]
     embedding_args = {"source": "learnable", **embedding_args}
     if embedding_args["source"] == "release":
-        raise ConfigError("model.label_embeddings.source=release: the LEAP release file holds the "
-                          "25 LLP classes; for AVE use learnable, glove (a GloVe text file) or "
-                          "sentence")
+        raise ConfigError(
+            "model.label_embeddings.source=release: the LEAP release file holds the "
+            "25 LLP classes; for AVE use learnable, glove (a GloVe text file) or "
+            "sentence"
+        )
     embeddings = _call(
-        build_label_embeddings, {**embedding_args, "class_names": names},
+        build_label_embeddings,
+        {**embedding_args, "class_names": names},
         "model.label_embeddings",
     )
-    options = {k: head_args.pop(k) for k in ("segment_weight", "video_loss", "segment_loss")
-               if k in head_args}
+    options = {
+        k: head_args.pop(k)
+        for k in ("segment_weight", "video_loss", "segment_loss")
+        if k in head_args
+    }
     decoder = _call(
-        build_leap_decoder, {"d_model": d_model, **head_args, "label_embeddings": embeddings},
+        build_leap_decoder,
+        {"d_model": d_model, **head_args, "label_embeddings": embeddings},
         "model.head_args",
     )
     try:

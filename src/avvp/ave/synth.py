@@ -81,8 +81,9 @@ def _video_ids(rng: np.random.Generator, n: int) -> list[str]:
     return ids
 
 
-def generate_synthetic_ave(out: Path, config: SynthAVEConfig | None = None, *,
-                           progress: bool = True) -> Path:
+def generate_synthetic_ave(
+    out: Path, config: SynthAVEConfig | None = None, *, progress: bool = True
+) -> Path:
     """Write a synthetic AVE root into ``out`` and return it."""
     cfg = config or SynthAVEConfig()
     num_classes = len(AVE_CLASSES)
@@ -122,8 +123,11 @@ def generate_synthetic_ave(out: Path, config: SynthAVEConfig | None = None, *,
     order = rng.permutation(n)
     n_train = round(cfg.split[0] * n)
     n_val = round(cfg.split[1] * n)
-    parts = {"train": order[:n_train], "val": order[n_train : n_train + n_val],
-             "test": order[n_train + n_val :]}
+    parts = {
+        "train": order[:n_train],
+        "val": order[n_train : n_train + n_val],
+        "test": order[n_train + n_val :],
+    }
     import h5py
 
     for split in SPLITS:
@@ -164,7 +168,9 @@ def generate_synthetic_ave(out: Path, config: SynthAVEConfig | None = None, *,
         with h5py.File(out / AUDIO_H5, "w") as fa, h5py.File(out / VISUAL_H5, "w") as fv:
             da = fa.create_dataset(HDF5_KEY, (n, t_len, cfg.audio_dim), dtype="float32")
             dv = fv.create_dataset(
-                HDF5_KEY, (n, t_len, s, s, cfg.visual_dim), dtype="float32",
+                HDF5_KEY,
+                (n, t_len, s, s, cfg.visual_dim),
+                dtype="float32",
                 chunks=(1, t_len, s, s, cfg.visual_dim),
             )
             for i in bar:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from avvp.config import load_config, save_config, to_container
+from avvp.config import save_config, to_container
 from avvp.errors import ConfigError, DataError
 from avvp.training.checkpoint import save_checkpoint
 from avvp.training.distributed import (
@@ -36,12 +36,6 @@ from avvp.training.distributed import (
 from avvp.training.evaluate import BatchDataset, to_device
 from avvp.training.provenance import provenance
 from avvp.training.state import load_state, save_state
-
-
-class Evaluation(Protocol):
-    scores: dict[str, float]
-
-    def to_json(self) -> dict[str, Any]: ...
 
 
 class Task(Protocol):
@@ -428,7 +422,3 @@ def fit(
         test=test_report,
         is_main=env.is_main,
     )
-
-
-def load_run_config(run_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    return load_config(run_dir / "config.yaml", overrides)

@@ -10,12 +10,22 @@ HELP = "derive LLP annotation statistics (llp_stats.json) from the official anno
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("annotations", type=Path,
-                        help="folder with the official LLP CSVs (or a root with annotations/)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="where to write the JSON (default: print a summary only)")
-    parser.add_argument("--check", action="store_true",
-                        help="compare with the committed llp_stats.json; exit 1 if it differs")
+    parser.add_argument(
+        "annotations",
+        type=Path,
+        help="folder with the official LLP CSVs (or a root with annotations/)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the JSON (default: print a summary only)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare with the committed llp_stats.json; exit 1 if it differs",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,11 +40,15 @@ def run(args: argparse.Namespace) -> int:
 
     stats = derive_llp_stats(find_annotations_dir(args.annotations))
     parsed = stats_from_dict(stats)
-    print(f"train videos {stats['train']['num_videos']}, label sets {len(parsed.label_sets)}; "
-          f"val+test videos {stats['eval']['num_videos']}")
+    print(
+        f"train videos {stats['train']['num_videos']}, label sets {len(parsed.label_sets)}; "
+        f"val+test videos {stats['eval']['num_videos']}"
+    )
     for m in ("audio", "visual"):
-        print(f"  {m}: events/video {parsed.mean_events_per_video(m):.3f}, "
-              f"segments with 2+ events {parsed.overlap_fraction(m):.4f}")
+        print(
+            f"  {m}: events/video {parsed.mean_events_per_video(m):.3f}, "
+            f"segments with 2+ events {parsed.overlap_fraction(m):.4f}"
+        )
     status = 0
     if args.check:
         same = STATS_PATH.read_text(encoding="utf-8") == dumps_stats(stats)

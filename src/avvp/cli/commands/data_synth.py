@@ -15,19 +15,42 @@ HELP = "generate a synthetic LLP dataset (official layout, features, VALOR pseud
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="dataset root to write")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--train", type=int, default=None, metavar="N",
-                        help="train videos (default 1600; real LLP 10000)")
-    parser.add_argument("--val", type=int, default=None, metavar="N",
-                        help="val videos (default 200; real LLP 649)")
-    parser.add_argument("--test", type=int, default=None, metavar="N",
-                        help="test videos (default 200; real LLP 1200)")
+    parser.add_argument(
+        "--train",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train videos (default 1600; real LLP 10000)",
+    )
+    parser.add_argument(
+        "--val", type=int, default=None, metavar="N", help="val videos (default 200; real LLP 649)"
+    )
+    parser.add_argument(
+        "--test",
+        type=int,
+        default=None,
+        metavar="N",
+        help="test videos (default 200; real LLP 1200)",
+    )
     parser.add_argument("--pack", action="store_true", help="also write the packed layout")
-    parser.add_argument("--valor-plus-plus", action="store_true",
-                        help="also write VALOR++ CLAP (64, 768) and CLIP (10, 768) features")
-    parser.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
-                        help="override a SynthConfig knob (repeatable), e.g. --set noise_scale=1.5")
-    parser.add_argument("--stats", type=Path, default=None,
-                        help="LLP statistics JSON (default: the committed llp_stats.json)")
+    parser.add_argument(
+        "--valor-plus-plus",
+        action="store_true",
+        help="also write VALOR++ CLAP (64, 768) and CLIP (10, 768) features",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KNOB=VALUE",
+        help="override a SynthConfig knob (repeatable), e.g. --set noise_scale=1.5",
+    )
+    parser.add_argument(
+        "--stats",
+        type=Path,
+        default=None,
+        help="LLP statistics JSON (default: the committed llp_stats.json)",
+    )
 
 
 def _parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -65,8 +88,9 @@ def run(args: argparse.Namespace) -> int:
         values["valor_plus_plus"] = True
     config = SynthConfig.from_dict(values, source="avvp data synth")
     stats = load_llp_stats(args.stats)
-    out = generate_synthetic_llp(args.out, config=config, seed=args.seed, pack=args.pack,
-                                 stats=stats)
+    out = generate_synthetic_llp(
+        args.out, config=config, seed=args.seed, pack=args.pack, stats=stats
+    )
     meta = json.loads((out / "synth_config.json").read_text(encoding="utf-8"))
     summary = meta["summary"]
     print(f"wrote synthetic LLP to {out}: {summary['videos']}")

@@ -14,7 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--videos", type=int, default=400, help="number of videos (>= 28)")
     parser.add_argument(
-        "--layout", choices=("npy", "hdf5"), default="npy",
+        "--layout",
+        choices=("npy", "hdf5"),
+        default="npy",
         help="per-video npy files (audio/, visual/) or the reference HDF5 files",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from avvp.training.distributed import shutdown_distributed
     from avvp.training.trainer import fit
 
     overrides = list(args.overrides)
@@ -39,9 +40,16 @@ def run(args: argparse.Namespace) -> int:
         if config is None:
             raise ConfigError("give a CONFIG preset or path (or --resume RUN)")
         cfg = load_config(config, overrides)
-    result = fit(
-        cfg, data_root=args.data, out=args.out, resume=args.resume, progress=not args.no_progress
-    )
+    try:
+        result = fit(
+            cfg,
+            data_root=args.data,
+            out=args.out,
+            resume=args.resume,
+            progress=not args.no_progress,
+        )
+    finally:  # under torchrun: leave the process group cleanly
+        shutdown_distributed()
     if not result.is_main:  # under torchrun only rank 0 reports
         return 0
     print(f"run folder: {result.run_dir}")
