@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from avvp.models.dropout import Dropout
+
 __all__ = [
     "AVEBaselineEncoder",
     "AVEEncoding",
@@ -157,7 +159,7 @@ class PositiveSamplePropagation(nn.Module):
         self.a_L1 = nn.Linear(audio_dim, hidden_dim, bias=False)
         self.a_L2 = nn.Linear(audio_dim, hidden_dim, bias=False)
         self.a_fc = nn.Linear(audio_dim, out_dim, bias=False)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.layer_norm = nn.LayerNorm(out_dim, eps=1e-6)
         _xavier(self.v_L1, self.v_L2, self.a_L1, self.a_L2, self.a_fc, self.v_fc)
 
@@ -272,7 +274,7 @@ class SpatialChannelAttention(nn.Module):
         self.affine_video_ave = nn.Linear(c, hidden_dim)
         self.affine_video_3 = nn.Linear(c, hidden_dim)
         self.ave_v_att = nn.Linear(hidden_dim, 1)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.norm = nn.LayerNorm(c)
 
     def forward(self, visual: Tensor, audio: Tensor) -> Tensor:
@@ -314,9 +316,9 @@ class _PostNormEncoderLayer(nn.Module):
         self.linear2 = nn.Linear(ff_dim, d_model)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
 
     def feed_forward(self, x: Tensor) -> Tensor:
         x = self.norm1(x)
@@ -342,7 +344,7 @@ class _AudioVideoInteraction(nn.Module):
         super().__init__()
         self.attn = nn.MultiheadAttention(d_model, heads, dropout=attn_dropout, batch_first=True)
         self.norm1 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(0.1)
+        self.dropout = Dropout(0.1)
 
     def forward(self, x: Tensor, other: Tensor) -> Tensor:
         g = x * other
@@ -375,7 +377,7 @@ class CMBSEncoder(nn.Module):
         self.fused_dim = d_model
         self.alpha = alpha
         self.v_fc = nn.Linear(visual_dim, visual_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.spatial_channel_att = SpatialChannelAttention(
             audio_dim=audio_dim, visual_dim=visual_dim, hidden_dim=attention_hidden, beta=beta
         )

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from avvp.models.dropout import Dropout
+
 
 class MultiHeadAttention(nn.Module):
     """Multi-head attention with packed input projections and an output projection.
@@ -111,7 +113,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.linear1 = nn.Linear(d_model, ff_dim)
         self.linear2 = nn.Linear(ff_dim, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.linear2(self.dropout(F.relu(self.linear1(x))))
@@ -132,7 +134,7 @@ class PreNormAttentionLayer(nn.Module):
         self.ff = FeedForward(d_model, ff_dim, dropout=dropout)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, kv: Tensor | None = None, *, mask: Tensor | None = None) -> Tensor:
         kv = x if kv is None else kv

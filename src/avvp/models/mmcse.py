@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from avvp.classes import NUM_CLASSES, NUM_SEGMENTS
 from avvp.errors import ConfigError, DataError
+from avvp.models.dropout import Dropout
 from avvp.models.outputs import GATES, Gate, ParsingOutput
 
 AudioInput = Literal["clap", "vggish"]
@@ -166,7 +167,7 @@ class ClassBranches(nn.Module):
         if two_layers:
             self.weight2 = nn.Parameter(torch.empty(branches, out_dim, out_dim))
             self.bias2 = nn.Parameter(torch.empty(branches, out_dim))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -211,7 +212,7 @@ class AlphaNet(nn.Module):
         super().__init__()
         self.fc1 = nn.Linear(hidden, hidden // 2)
         self.fc2 = nn.Linear(hidden // 2, 1)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.dropout(F.relu(self.fc1(F.relu(x))))
@@ -378,7 +379,7 @@ class FGSELayer(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.ff_in = nn.Linear(dim, ff)
         self.ff_out = nn.Linear(ff, dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(
         self, x: Tensor, y: Tensor, *, need_weights: bool = False

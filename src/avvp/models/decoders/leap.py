@@ -29,10 +29,10 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avvp.models.attention import FeedForward, MultiHeadAttention
+from avvp.models.dropout import Dropout, dropout
 from avvp.models.label_embeddings import LabelEmbeddings
 from avvp.models.outputs import ParsingOutput
 
@@ -63,7 +63,7 @@ class LeapBlock(nn.Module):
         self.ff = FeedForward(d_model, ff_dim, dropout=dropout)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, labels: Tensor, segments: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``labels`` (B, C, d), ``segments`` (B, T, d) -> (labels', logit scores (B, h, C, T),
@@ -73,7 +73,7 @@ class LeapBlock(nn.Module):
         query_in = self.norm1(labels) if pre else labels
         scores = self.attn.scores(self.attn.project_query(query_in), k)
         weights = torch.softmax(scores, dim=-1)
-        dropped = F.dropout(weights, self.attn_dropout, self.training)
+        dropped = dropout(weights, self.attn_dropout, self.training)
         x = labels + self.dropout(self.attn.merge(torch.matmul(dropped, v)))
         if not pre:
             x = self.norm1(x)

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from avvp.models.attention import FeedForward, MultiHeadAttention
+from avvp.models.dropout import Dropout
 
 Norm = Literal["pre", "post"]
 Update = Literal["parallel", "sequential"]
@@ -35,7 +36,7 @@ class HANLayer(nn.Module):
         self.ff = FeedForward(d_model, ff_dim, dropout=dropout)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, other: Tensor) -> Tensor:
         """``x`` (B, T, d) attends to itself and to ``other`` (B, T', d)."""
