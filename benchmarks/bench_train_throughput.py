@@ -18,10 +18,14 @@ dataset classes do), the same losses, Adam. Both sides train in float32 on the s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
+import os
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -128,20 +132,15 @@ def _bce(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def reference_throughput(kind: str, repo: Path, root: Path, *, steps: int) -> float:
-    # Both repositories name their package `nets`: forget the other one's modules first.
-    for name in [m for m in sys.modules if m == "nets" or m.startswith("nets.")]:
-        del sys.modules[name]
-    sys.path.insert(0, str(repo))
-    try:
-        if kind == "han_mmil":
-            model: torch.nn.Module = importlib.import_module("nets.net_audiovisual").MMIL_Net()
-            batch_size, pseudo = 16, False
-        else:
-            module = importlib.import_module("main_network_temporal_add_label")
-            model = module.AVVPNet(8, 8, 512, 512, [512] * 4, 300, 2, 2)
-            batch_size, pseudo = 32, True
-    finally:
-        sys.path.pop(0)
+    """The reference models and losses fed by a lean per-video loader (no pandas, no per-item
+    label-embedding load, no worker processes): a stricter baseline than the references' own."""
+    if kind == "han_mmil":
+        model: torch.nn.Module = _import_reference(repo, "nets.net_audiovisual").MMIL_Net()
+        batch_size, pseudo = 16, False
+    else:
+        module = _import_reference(repo, "main_network_temporal_add_label")
+        model = module.AVVPNet(8, 8, 512, 512, [512] * 4, 300, 2, 2)
+        batch_size, pseudo = 32, True
     torch.manual_seed(0)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -187,15 +186,156 @@ def reference_throughput(kind: str, repo: Path, root: Path, *, steps: int) -> fl
         loss.backward()
         optimizer.step()
 
-    # The reference builds its banded attention masks with `.cuda()`; on a CPU-only machine
-    # that call is made a no-op for the duration of the measurement (its code is not changed).
-    cuda = torch.Tensor.cuda
+    with _cuda_calls_stay_on_cpu():
+        seconds = time_steps(step, warmup=3, steps=steps)
+    return steps * batch_size / seconds
+
+
+class _TimedLoader:
+    """Wraps the reference DataLoader: same iteration, plus a timestamp for every batch handed out,
+    so the steady state can be timed without the worker start-up of the first batches."""
+
+    def __init__(self, loader: DataLoader[Any]) -> None:
+        self.loader, self.dataset, self.stamps = loader, loader.dataset, list[float]()
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Any:
+        for batch in self.loader:
+            self.stamps.append(time.perf_counter())
+            yield batch
+
+
+@contextlib.contextmanager
+def _cuda_calls_stay_on_cpu() -> Any:
+    """The reference scripts move every tensor with `.to('cuda')` / `.cuda()`; on a CPU-only
+    machine those calls return the tensor itself for the duration of the measurement."""
+    to, cuda = torch.Tensor.to, torch.Tensor.cuda
+
+    def to_cpu(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        target = args[0] if args else kwargs.get("device")
+        if isinstance(target, str | torch.device) and str(target).startswith("cuda"):
+            return self
+        return to(self, *args, **kwargs)
+
+    torch.Tensor.to = to_cpu  # type: ignore[method-assign,assignment]
     torch.Tensor.cuda = lambda self, *args, **kwargs: self  # type: ignore[method-assign]
     try:
-        seconds = time_steps(step, warmup=3, steps=steps)
+        yield
     finally:
-        torch.Tensor.cuda = cuda  # type: ignore[method-assign]
-    return steps * batch_size / seconds
+        torch.Tensor.to, torch.Tensor.cuda = to, cuda  # type: ignore[method-assign]
+
+
+def _import_reference(repo: Path, module: str) -> Any:
+    # Both repositories name their packages `nets` and `utils`: forget the other one's first.
+    for name in [m for m in sys.modules if m.split(".")[0] in {"nets", "utils", "dataloader"}]:
+        del sys.modules[name]
+    try:
+        importlib.import_module("torchvision.transforms")
+        importlib.import_module("torchvision.utils")
+    except Exception:
+        # The reference scripts import torchvision only for transforms.Compose; the PyPI
+        # torchvision does not load beside a local torch build, so provide that one class.
+        stub = types.ModuleType("torchvision")
+        transforms = types.ModuleType("torchvision.transforms")
+        utils = types.ModuleType("torchvision.utils")
+
+        class Compose:
+            def __init__(self, steps: list[Callable[[Any], Any]]) -> None:
+                self.steps = steps
+
+            def __call__(self, x: Any) -> Any:
+                for f in self.steps:
+                    x = f(x)
+                return x
+
+        transforms.Compose = Compose  # type: ignore[attr-defined]
+        stub.transforms, stub.utils = transforms, utils  # type: ignore[attr-defined]
+        sys.modules.update(
+            {"torchvision": stub, "torchvision.transforms": transforms, "torchvision.utils": utils}
+        )
+    sys.path.insert(0, str(repo))
+    try:
+        return importlib.import_module(module)
+    finally:
+        sys.path.pop(0)
+
+
+def reference_own_loader_throughput(
+    kind: str, repo: Path, root: Path, *, steps: int, warmup: int = 3
+) -> float:
+    """One epoch of the reference's own `train()` function with its own dataset class and
+    DataLoader settings (pandas rows, per-item np.load, LEAP's per-item torch.load of the label
+    embeddings, 12 workers, its loss code and logging), timed from the batch after `warmup`."""
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "the reference loaders need pandas<3 (pip install 'pandas<3'); it is not an avvp "
+            "dependency. Use --reference-loader lean to skip them."
+        ) from None
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):
+        # LEAP's dataset reads pseudo labels from ../data/{CLAP,CLIP}: give it that layout.
+        Path(tmp, "run").mkdir()
+        Path(tmp, "data").symlink_to(root.resolve(), target_is_directory=True)
+        os.chdir(Path(tmp, "run"))
+        if kind == "han_mmil":
+            main = _import_reference(repo, "main_avvp")
+            model: torch.nn.Module = main.MMIL_Net()
+            batch_size, lr = 16, 3e-4
+            dataset = main.LLP_dataset(
+                label="../data/AVVP_train.csv",
+                audio_dir="../data/feats/vggish/",
+                video_dir="../data/feats/res152/",
+                st_dir="../data/feats/r2plus1d_18/",
+                transform=main.transforms.Compose([main.ToTensor()]),
+            )
+            args = argparse.Namespace(log_interval=50)
+        else:
+            main = _import_reference(repo, "main_leap")
+            model = main.AVVPNet(8, 8, 512, 512, [512] * 4, 300, 2, 2)
+            batch_size, lr = 32, 1e-4
+            dataset = main.LLP_dataset(
+                label="../data/AVVP_train.csv",
+                audio_dir="../data/feats/vggish/",
+                video_dir="../data/feats/res152/",
+                st_dir="../data/feats/r2plus1d_18/",
+                transform=main.transforms.Compose([main.ToTensor()]),
+                dataset_label_embedding_dir=str(
+                    repo / "glove/6B/300d/llp_label_glove_embeddings.pt"
+                ),
+                word_embedding_dim=300,
+                v_pseudo_flag=True,
+                a_pseudo_flag=True,
+            )
+            # run_leap_train.sh
+            args = argparse.Namespace(
+                log_interval=50,
+                temporal_v_loss_flag=True,
+                temporal_a_loss_flag=True,
+                loss_temporal_wei=1.0,
+                avss_loss_flag=True,
+                loss_avss_wei=1.0,
+                use_pseudo_label=True,
+                eps=0.01,
+            )
+        needed = (warmup + steps) * batch_size
+        if len(dataset) < needed:
+            raise SystemExit(f"--videos must be at least {needed} for {steps} timed steps")
+        dataset.df = dataset.df.iloc[:needed].reset_index(drop=True)
+        dataset.filenames = dataset.df["filename"]
+        torch.manual_seed(0)
+        loader = _TimedLoader(
+            DataLoader(
+                dataset, batch_size=batch_size, shuffle=True, num_workers=12, pin_memory=True
+            )
+        )
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        with _cuda_calls_stay_on_cpu(), contextlib.redirect_stdout(io.StringIO()):
+            main.train(args, model, loader, optimizer, torch.nn.BCELoss(), epoch=1)
+            ended = time.perf_counter()
+    return steps * batch_size / (ended - loader.stamps[warmup])
 
 
 def main() -> None:
@@ -212,6 +352,13 @@ def main() -> None:
     )
     parser.add_argument("--reference-han", type=Path, help="clone of YapengTian/AVVP-ECCV20")
     parser.add_argument("--reference-leap", type=Path, help="clone of jasongief/LEAP")
+    parser.add_argument(
+        "--reference-loader",
+        choices=["own", "lean", "both"],
+        default="both",
+        help="own: the references' train() with their own dataset classes and DataLoader "
+        "settings (needs pandas<3); lean: their models and losses fed by a minimal loader",
+    )
     parser.add_argument(
         "--bf16", action="store_true", help="also time avvp with bf16 mixed precision (cpu_amp)"
     )
@@ -231,20 +378,28 @@ def main() -> None:
             raise SystemExit(f"{root} has no VALOR++ features for mmcse: use another --root")
         print(f"torch {torch.__version__}, {args.threads} threads, device {device}")
         references = {"han_mmil": args.reference_han, "mmpyr_leap": args.reference_leap}
+        loaders = ["own", "lean"] if args.reference_loader == "both" else [args.reference_loader]
         for preset in args.presets:
             ours = avvp_throughput(preset, root, steps=args.steps, device=device)
-            line = f"{preset:<11} avvp fp32 {ours:7.1f} videos/s"
-            ref = None
-            repo = references.get(preset)
-            if repo is not None and device.type == "cpu":
-                ref = reference_throughput(preset, repo, root, steps=args.steps)
-                line += f"   reference fp32 {ref:7.1f} videos/s   ratio {ours / ref:.2f}x"
-            print(line, flush=True)
+            print(f"{preset:<11} avvp fp32                 {ours:7.1f} videos/s", flush=True)
+            fast = None
             if args.bf16:
                 fast = avvp_throughput(preset, root, steps=args.steps, device=device, bf16=True)
-                line = f"{preset:<11} avvp bf16 mixed precision {fast:7.1f} videos/s"
-                if ref is not None:
-                    line += f"   ratio to reference fp32 {fast / ref:.2f}x"
+                print(f"{preset:<11} avvp bf16 mixed precision {fast:7.1f} videos/s", flush=True)
+            repo = references.get(preset)
+            if repo is None or device.type != "cpu":
+                continue
+            for loader in loaders:
+                if loader == "own":
+                    ref = reference_own_loader_throughput(preset, repo, root, steps=args.steps)
+                else:
+                    ref = reference_throughput(preset, repo, root, steps=args.steps)
+                line = (
+                    f"{preset:<11} reference fp32, {loader} loader {ref:7.1f} videos/s"
+                    f"   avvp fp32 / reference {ours / ref:.2f}x"
+                )
+                if fast is not None:
+                    line += f"   avvp bf16 / reference {fast / ref:.2f}x"
                 print(line, flush=True)
 
 

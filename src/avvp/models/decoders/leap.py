@@ -66,12 +66,15 @@ class LeapBlock(nn.Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, labels: Tensor, segments: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``labels`` (B, C, d), ``segments`` (B, T, d) -> (labels', logit scores (B, h, C, T),
+        """``labels`` (B, C, d), or (C, d) when they are the same for every video (the first
+        block), ``segments`` (B, T, d) -> (labels' (B, C, d), logit scores (B, h, C, T),
         attention weights (B, h, C, T))."""
         k, v = self.attn.project_key_value(segments)
         pre = self.norm_position == "pre"
         query_in = self.norm1(labels) if pre else labels
-        scores = self.attn.scores(self.attn.project_query(query_in), k)
+        # Unbatched labels: normalise and project the C queries once, broadcast over the batch.
+        queries = query_in.unsqueeze(0) if query_in.dim() == 2 else query_in
+        scores = self.attn.scores(self.attn.project_query(queries), k)
         weights = torch.softmax(scores, dim=-1)
         dropped = dropout(weights, self.attn_dropout, self.training)
         x = labels + self.dropout(self.attn.merge(torch.matmul(dropped, v)))
@@ -150,10 +153,10 @@ class LeapDecoder(nn.Module):
         return feat, score.transpose(1, 2), amap
 
     def forward(self, f_a: Tensor, f_v: Tensor) -> ParsingOutput:
-        labels = self.fc_l(self.label_embeddings())  # (C, d)
-        queries = labels.unsqueeze(0).expand(f_a.shape[0], -1, -1)
-        feat_a, logits_a, map_a = self._run(self.blocks_audio, queries, f_a)
-        feat_v, logits_v, map_v = self._run(self.blocks_visual, queries, f_v)
+        # (C, d): the first block broadcasts it over the batch.
+        labels = self.fc_l(self.label_embeddings())
+        feat_a, logits_a, map_a = self._run(self.blocks_audio, labels, f_a)
+        feat_v, logits_v, map_v = self._run(self.blocks_visual, labels, f_v)
         video_logits_a = self.head_audio(feat_a).squeeze(-1)
         video_logits_v = self.head_visual(feat_v).squeeze(-1)
         return ParsingOutput(
