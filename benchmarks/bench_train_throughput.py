@@ -1,8 +1,8 @@
 """Training throughput (videos per second) of avvp's trainer step, optionally against the
 reference implementations run on the same machine.
 
-    python benchmarks/bench_train_throughput.py --threads 2
-    python benchmarks/bench_train_throughput.py --threads 2 \
+    python benchmarks/bench_train_throughput.py --threads 2 --bf16
+    python benchmarks/bench_train_throughput.py --threads 2 --bf16 \
         --reference-han PATH/AVVP-ECCV20 --reference-leap PATH/LEAP
 
 avvp side: the packed synthetic dataset (frames pre-averaged per segment), whole-batch reads,
@@ -11,17 +11,25 @@ batch 16) and MM-Pyr+LEAP (LEAP recipe with L_avss, batch 32), learnable label q
 the GloVe file (same shapes and compute).
 
 Reference side (only with the paths to clones of the reference repositories, imported at run time,
-never vendored): its model classes, its per-video .npy loading through a DataLoader (as its
-dataset classes do), the same losses, Adam. Both sides train in float32 on the same threads.
+never vendored), two ways (``--reference-loader``):
+- ``own``: the reference script's own ``train()`` function, dataset class and DataLoader settings
+  (pandas rows, per-item ``np.load``, LEAP's per-item ``torch.load`` of the label embeddings,
+  12 workers, its loss code and logging), on the official per-video layout. Needs ``pandas<3``
+  (not an avvp dependency). Their ``.to('cuda')`` calls are made no-ops for the measurement.
+- ``lean``: their model classes and losses fed by a minimal per-video loader in the main process
+  (a stricter baseline than their own loaders).
+Both sides train in float32 on the same threads.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import io
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -342,6 +350,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="interleaved measurement rounds (medians reported)"
+    )
     parser.add_argument("--videos", type=int, default=800, help="synthetic training videos")
     parser.add_argument(
         "--root", type=Path, help="reuse a synthetic dataset root (else a temp dir)"
@@ -380,27 +391,49 @@ def main() -> None:
         references = {"han_mmil": args.reference_han, "mmpyr_leap": args.reference_leap}
         loaders = ["own", "lean"] if args.reference_loader == "both" else [args.reference_loader]
         for preset in args.presets:
-            ours = avvp_throughput(preset, root, steps=args.steps, device=device)
-            print(f"{preset:<11} avvp fp32                 {ours:7.1f} videos/s", flush=True)
-            fast = None
-            if args.bf16:
-                fast = avvp_throughput(preset, root, steps=args.steps, device=device, bf16=True)
-                print(f"{preset:<11} avvp bf16 mixed precision {fast:7.1f} videos/s", flush=True)
             repo = references.get(preset)
-            if repo is None or device.type != "cpu":
-                continue
-            for loader in loaders:
-                if loader == "own":
-                    ref = reference_own_loader_throughput(preset, repo, root, steps=args.steps)
-                else:
-                    ref = reference_throughput(preset, repo, root, steps=args.steps)
-                line = (
-                    f"{preset:<11} reference fp32, {loader} loader {ref:7.1f} videos/s"
-                    f"   avvp fp32 / reference {ours / ref:.2f}x"
+            measure: dict[str, Callable[[], float]] = {
+                "avvp fp32": functools.partial(
+                    avvp_throughput, preset, root, steps=args.steps, device=device
                 )
-                if fast is not None:
-                    line += f"   avvp bf16 / reference {fast / ref:.2f}x"
-                print(line, flush=True)
+            }
+            if args.bf16:
+                measure["avvp bf16 mixed precision"] = functools.partial(
+                    avvp_throughput, preset, root, steps=args.steps, device=device, bf16=True
+                )
+            if repo is not None and device.type == "cpu":
+                for loader in loaders:
+                    timer = (
+                        reference_own_loader_throughput
+                        if loader == "own"
+                        else (reference_throughput)
+                    )
+                    measure[f"reference fp32, {loader} loader"] = functools.partial(
+                        timer, preset, repo, root, steps=args.steps
+                    )
+            # Rounds interleave the variants so that drifts of the machine hit all of them;
+            # ratios are taken within a round, then the median over rounds is reported.
+            rounds: list[dict[str, float]] = []
+            for r in range(args.repeats):
+                rounds.append({name: f() for name, f in measure.items()})
+                cells = "   ".join(f"{name} {v:.1f}" for name, v in rounds[-1].items())
+                print(f"{preset:<11} round {r + 1}: {cells} videos/s", flush=True)
+            for name in measure:
+                values = [rd[name] for rd in rounds]
+                print(
+                    f"{preset:<11} {name:<29} median {statistics.median(values):7.1f} videos/s"
+                    f"  (range {min(values):.1f}-{max(values):.1f})",
+                    flush=True,
+                )
+            for ref_name in [n for n in measure if n.startswith("reference")]:
+                for ours_name in [n for n in measure if n.startswith("avvp")]:
+                    ratios = [rd[ours_name] / rd[ref_name] for rd in rounds]
+                    print(
+                        f"{preset:<11} {ours_name} / {ref_name}: median "
+                        f"{statistics.median(ratios):.2f}x  (range {min(ratios):.2f}-"
+                        f"{max(ratios):.2f}x)",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":
