@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import functools
 import importlib
+import importlib.util
 import io
 import os
 import statistics
@@ -390,6 +391,9 @@ def main() -> None:
         print(f"torch {torch.__version__}, {args.threads} threads, device {device}")
         references = {"han_mmil": args.reference_han, "mmpyr_leap": args.reference_leap}
         loaders = ["own", "lean"] if args.reference_loader == "both" else [args.reference_loader]
+        if args.reference_loader == "both" and importlib.util.find_spec("pandas") is None:
+            print("pandas is not installed: the references' own loaders are skipped (lean only)")
+            loaders = ["lean"]
         for preset in args.presets:
             repo = references.get(preset)
             measure: dict[str, Callable[[], float]] = {
