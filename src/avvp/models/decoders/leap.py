@@ -65,10 +65,13 @@ class LeapBlock(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
         self.dropout = Dropout(dropout)
 
-    def forward(self, labels: Tensor, segments: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self, labels: Tensor, segments: Tensor, *, logits_needed: bool = True
+    ) -> tuple[Tensor, Tensor | None, Tensor]:
         """``labels`` (B, C, d), or (C, d) when they are the same for every video (the first
         block), ``segments`` (B, T, d) -> (labels' (B, C, d), logit scores (B, h, C, T),
-        attention weights (B, h, C, T))."""
+        attention weights (B, h, C, T)). ``logits_needed=False`` skips the recomputed logit
+        scores (None) of a block whose scores the readout does not read."""
         k, v = self.attn.project_key_value(segments)
         pre = self.norm_position == "pre"
         query_in = self.norm1(labels) if pre else labels
@@ -80,10 +83,11 @@ class LeapBlock(nn.Module):
         x = labels + self.dropout(self.attn.merge(torch.matmul(dropped, v)))
         if not pre:
             x = self.norm1(x)
+        logit_scores: Tensor | None = scores
         if self.logits == "recomputed":
-            logit_scores = self.attn.scores(self.attn.project_query(x), k)
-        else:
-            logit_scores = scores
+            logit_scores = (
+                self.attn.scores(self.attn.project_query(x), k) if logits_needed else None
+            )
         if pre:
             x = x + self.dropout(self.ff(self.norm2(x)))
         else:
@@ -139,10 +143,13 @@ class LeapDecoder(nn.Module):
         used = blocks[:1] if self.readout == "first" else blocks
         feats, scores, maps = [], [], []
         x = queries
-        for block in used:
-            x, s, w = block(x, segments)
+        for i, block in enumerate(used):
+            # "last" reads the last block's logits only: the others' recomputed scores are dead.
+            needed = self.readout != "last" or i == len(used) - 1
+            x, s, w = block(x, segments, logits_needed=needed)
             feats.append(x)
-            scores.append(s.mean(dim=1))
+            if s is not None:
+                scores.append(s.mean(dim=1))
             maps.append(w.mean(dim=1))
         if self.readout == "average" and len(feats) > 1:
             feat = torch.stack(feats).mean(dim=0)
