@@ -29,7 +29,6 @@ import functools
 import importlib
 import importlib.util
 import io
-import os
 import statistics
 import sys
 import tempfile
@@ -140,16 +139,22 @@ def _bce(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y.float())
 
 
+def _reference_model(kind: str, module: Any) -> torch.nn.Module:
+    """The reference network from its imported module (MMIL_Net, or AVVPNet with the arguments
+    of run_leap_train.sh: 8 + 8 heads, width 512, FF 512, 4 levels, GloVe 300, 2 + 2 blocks)."""
+    if kind == "han_mmil":
+        model: torch.nn.Module = module.MMIL_Net()
+    else:
+        model = module.AVVPNet(8, 8, 512, 512, [512] * 4, 300, 2, 2)
+    return model
+
+
 def reference_throughput(kind: str, repo: Path, root: Path, *, steps: int) -> float:
     """The reference models and losses fed by a lean per-video loader (no pandas, no per-item
     label-embedding load, no worker processes): a stricter baseline than the references' own."""
-    if kind == "han_mmil":
-        model: torch.nn.Module = _import_reference(repo, "nets.net_audiovisual").MMIL_Net()
-        batch_size, pseudo = 16, False
-    else:
-        module = _import_reference(repo, "main_network_temporal_add_label")
-        model = module.AVVPNet(8, 8, 512, 512, [512] * 4, 300, 2, 2)
-        batch_size, pseudo = 32, True
+    module = "nets.net_audiovisual" if kind == "han_mmil" else "main_network_temporal_add_label"
+    model = _reference_model(kind, _import_reference(repo, module))
+    batch_size, pseudo = PRESETS[kind][1], kind != "han_mmil"
     torch.manual_seed(0)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -271,46 +276,41 @@ def _import_reference(repo: Path, module: str) -> Any:
         sys.path.pop(0)
 
 
+def _reference_workdir(tmp: str, root: Path) -> Path:
+    """LEAP's dataset reads pseudo labels from ../data/{CLAP,CLIP}: ``tmp/data`` links to the
+    dataset root and the scripts run from ``tmp/run``."""
+    Path(tmp, "data").symlink_to(root.resolve(), target_is_directory=True)
+    run = Path(tmp, "run")
+    run.mkdir()
+    return run
+
+
 def reference_own_loader_throughput(
     kind: str, repo: Path, root: Path, *, steps: int, warmup: int = 3
 ) -> float:
     """One epoch of the reference's own `train()` function with its own dataset class and
     DataLoader settings (pandas rows, per-item np.load, LEAP's per-item torch.load of the label
     embeddings, 12 workers, its loss code and logging), timed from the batch after `warmup`."""
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        raise SystemExit(
-            "the reference loaders need pandas<3 (pip install 'pandas<3'); it is not an avvp "
-            "dependency. Use --reference-loader lean to skip them."
-        ) from None
-    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):
-        # LEAP's dataset reads pseudo labels from ../data/{CLAP,CLIP}: give it that layout.
-        Path(tmp, "run").mkdir()
-        Path(tmp, "data").symlink_to(root.resolve(), target_is_directory=True)
-        os.chdir(Path(tmp, "run"))
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(_reference_workdir(tmp, root)):
+        main = _import_reference(repo, "main_avvp" if kind == "han_mmil" else "main_leap")
+        model = _reference_model(kind, main)
+        batch_size = PRESETS[kind][1]
+        # The official per-video layout, as the scripts' default paths name it.
+        layout = {
+            "label": "../data/AVVP_train.csv",
+            "audio_dir": "../data/feats/vggish/",
+            "video_dir": "../data/feats/res152/",
+            "st_dir": "../data/feats/r2plus1d_18/",
+            "transform": main.transforms.Compose([main.ToTensor()]),
+        }
         if kind == "han_mmil":
-            main = _import_reference(repo, "main_avvp")
-            model: torch.nn.Module = main.MMIL_Net()
-            batch_size, lr = 16, 3e-4
-            dataset = main.LLP_dataset(
-                label="../data/AVVP_train.csv",
-                audio_dir="../data/feats/vggish/",
-                video_dir="../data/feats/res152/",
-                st_dir="../data/feats/r2plus1d_18/",
-                transform=main.transforms.Compose([main.ToTensor()]),
-            )
+            lr = 3e-4
+            dataset = main.LLP_dataset(**layout)
             args = argparse.Namespace(log_interval=50)
         else:
-            main = _import_reference(repo, "main_leap")
-            model = main.AVVPNet(8, 8, 512, 512, [512] * 4, 300, 2, 2)
-            batch_size, lr = 32, 1e-4
+            lr = 1e-4
             dataset = main.LLP_dataset(
-                label="../data/AVVP_train.csv",
-                audio_dir="../data/feats/vggish/",
-                video_dir="../data/feats/res152/",
-                st_dir="../data/feats/r2plus1d_18/",
-                transform=main.transforms.Compose([main.ToTensor()]),
+                **layout,
                 dataset_label_embedding_dir=str(
                     repo / "glove/6B/300d/llp_label_glove_embeddings.pt"
                 ),
@@ -391,7 +391,12 @@ def main() -> None:
         print(f"torch {torch.__version__}, {args.threads} threads, device {device}")
         references = {"han_mmil": args.reference_han, "mmpyr_leap": args.reference_leap}
         loaders = ["own", "lean"] if args.reference_loader == "both" else [args.reference_loader]
-        if args.reference_loader == "both" and importlib.util.find_spec("pandas") is None:
+        if "own" in loaders and importlib.util.find_spec("pandas") is None:
+            if args.reference_loader == "own":
+                raise SystemExit(
+                    "the references' own loaders need pandas<3 (pip install 'pandas<3'); it is "
+                    "not an avvp dependency. Use --reference-loader lean to skip them."
+                )
             print("pandas is not installed: the references' own loaders are skipped (lean only)")
             loaders = ["lean"]
         for preset in args.presets:
