@@ -291,6 +291,7 @@ def reference_own_loader_throughput(
     """One epoch of the reference's own `train()` function with its own dataset class and
     DataLoader settings (pandas rows, per-item np.load, LEAP's per-item torch.load of the label
     embeddings, 12 workers, its loss code and logging), timed from the batch after `warmup`."""
+    repo = repo.resolve()  # the scripts run from another directory
     with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(_reference_workdir(tmp, root)):
         main = _import_reference(repo, "main_avvp" if kind == "han_mmil" else "main_leap")
         model = _reference_model(kind, main)
