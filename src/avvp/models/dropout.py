@@ -35,10 +35,14 @@ class _UniformMaskDropout(torch.autograd.Function):
         return torch.mul(grad_outputs[0], keep).mul_(ctx.scale), None
 
 
-def dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """``F.dropout(x, p, training)`` with uniform-sample masks (see the module docstring)."""
+def _check_probability(p: float) -> None:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+
+
+def dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """``F.dropout(x, p, training)`` with uniform-sample masks (see the module docstring)."""
+    _check_probability(p)
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -52,8 +56,7 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        _check_probability(p)  # at construction, not at the first training step
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
