@@ -20,6 +20,7 @@ from avvp.cli import main as cli_main
 from avvp.convert import convert_reference, read_reference_state_dict
 from avvp.errors import DataError
 from avvp.models.factory import build_model
+from avvp.models.outputs import ParsingOutput
 from avvp.training.checkpoint import load_checkpoint
 
 TABLES = Path(__file__).resolve().parents[2].parent / "shared" / "docs" / "official-state-dicts"
@@ -267,18 +268,24 @@ def converted_model(
     return model.eval()
 
 
-@torch.no_grad()
-def test_han_mmil_matches_reference() -> None:
-    sd = synth_state_dict("han_mmil")
-    batch = make_batch()
-    out = converted_model("han_mmil", sd)(batch)
-    global_prob, a_prob, v_prob, frame_prob = ref_han_mmil(sd, batch)
+def assert_mmil_matches(
+    out: ParsingOutput, global_prob: Tensor, a_prob: Tensor, v_prob: Tensor, frame_prob: Tensor
+) -> None:
+    """An MMIL model's outputs equal the reference's (global, audio, visual, frame probs)."""
     assert out.video is not None
     torch.testing.assert_close(out.video, global_prob, atol=1e-5, rtol=0)
     torch.testing.assert_close(out.video_audio, a_prob, atol=1e-5, rtol=0)
     torch.testing.assert_close(out.video_visual, v_prob, atol=1e-5, rtol=0)
     torch.testing.assert_close(out.segment_audio, frame_prob[:, :, 0], atol=1e-5, rtol=0)
     torch.testing.assert_close(out.segment_visual, frame_prob[:, :, 1], atol=1e-5, rtol=0)
+
+
+@torch.no_grad()
+def test_han_mmil_matches_reference() -> None:
+    sd = synth_state_dict("han_mmil")
+    batch = make_batch()
+    out = converted_model("han_mmil", sd)(batch)
+    assert_mmil_matches(out, *ref_han_mmil(sd, batch))
 
 
 @pytest.fixture(scope="module")
@@ -290,14 +297,8 @@ def mmpyr_sd() -> dict[str, Tensor]:
 def test_mmpyr_mmil_matches_reference(mmpyr_sd: dict[str, Tensor]) -> None:
     batch = make_batch()
     out = converted_model("mmpyr_mmil", mmpyr_sd)(batch)
-    global_prob, a_prob, v_prob, frame_prob = ref_mmpyr_mmil(mmpyr_sd, batch)
-    assert out.video is not None
-    torch.testing.assert_close(out.video, global_prob, atol=1e-5, rtol=0)
     # The reference's "audio" is its visual stream; conversion keeps that (swap_modalities).
-    torch.testing.assert_close(out.video_audio, a_prob, atol=1e-5, rtol=0)
-    torch.testing.assert_close(out.video_visual, v_prob, atol=1e-5, rtol=0)
-    torch.testing.assert_close(out.segment_audio, frame_prob[:, :, 0], atol=1e-5, rtol=0)
-    torch.testing.assert_close(out.segment_visual, frame_prob[:, :, 1], atol=1e-5, rtol=0)
+    assert_mmil_matches(out, *ref_mmpyr_mmil(mmpyr_sd, batch))
 
 
 @torch.no_grad()
