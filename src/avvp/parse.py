@@ -16,7 +16,6 @@ exclusive, as the LLP eval files) with ``confidence`` = the mean score over the 
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from torch import nn
 from avvp.classes import CLASS_INDEX, LLP_CLASSES, NUM_CLASSES
 from avvp.errors import DataError
 from avvp.extractors.base import FeatureExtractor
+from avvp.jsonio import write_json_strict
 from avvp.models.outputs import ParsingOutput, predict_events
 from avvp.pseudo.labels import Thresholds, binarize
 from avvp.pseudo.teachers import Teacher
@@ -90,7 +90,7 @@ class ParseResult:
         }
 
     def write_json(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        write_json_strict(path, self.to_json())
 
     def write_tsv(self, path: Path) -> None:
         """The combined LLP evaluation layout read by ``avvp score`` / ``read_predictions``.

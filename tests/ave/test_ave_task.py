@@ -38,7 +38,9 @@ def test_fit_writes_run_folder(tiny_root: Path, tmp_path: Path, preset: str) -> 
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [x["epoch"] for x in lines[:2]] == [1, 2]
     assert 0.0 <= result.best_score <= 1.0
-    report = json.loads((run / "test" / "report.json").read_text())
+    text = (run / "test" / "report.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text  # strict JSON
+    report = json.loads(text)
     assert 0.0 <= report["scores"]["accuracy"] <= 1.0
     rows = (run / "test" / "predictions.tsv").read_text().splitlines()
     assert len(rows) == 1 + report["counts"]["total"] // 10

@@ -43,7 +43,9 @@ def test_run_folder_has_everything(tiny_llp: Path, tmp_path: Path) -> None:
         assert len(sidecar["class_names"]) == 25
         assert "git_commit" in sidecar
         assert set(weights(run, name)) == set(weights(run, "last"))
-    report = json.loads((run / "test" / "report.json").read_text())
+    text = (run / "test" / "report.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text  # strict JSON
+    report = json.loads(text)
     assert report["counts"]["all"] == 24
     assert report["counts"]["overlap"] + report["counts"]["non_overlap"] == 24
     header = (run / "test" / "predictions.tsv").read_text().splitlines()[0].split("\t")

@@ -9,12 +9,12 @@ ordinary trainer on a synthetic AVE-like dataset (real feature shapes), on CPU i
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from avvp.errors import ConfigError
+from avvp.jsonio import write_json_strict
 
 __all__ = ["DEMO_OVERRIDES", "run_ave_demo"]
 
@@ -81,7 +81,7 @@ def run_ave_demo(
             "seconds": round(time.perf_counter() - started, 1),
             "run_dir": str(run.run_dir),
         }
-    (folder / "comparison.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_json_strict(folder / "comparison.json", results)
     lines = [f"AVE demo ({encoder} encoder, {videos} synthetic videos, {epochs} epochs)"]
     for head, res in results["heads"].items():
         lines.append(

@@ -9,7 +9,6 @@ section takes ``layout`` (``auto`` | ``hdf5`` | ``npy``, the feature layout of t
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from avvp.ave.data import (
 from avvp.ave.metric import AccuracyCounter
 from avvp.ave.models import AVEModel, build_ave_model
 from avvp.errors import ConfigError
+from avvp.jsonio import write_json_strict
 from avvp.training.distributed import DistEnv
 from avvp.training.evaluate import BatchDataset, autocast, eval_batches, to_device
 
@@ -177,7 +177,7 @@ class AVETask:
         video with its annotation row, id, true class, true and predicted segment labels."""
         out_dir.mkdir(parents=True, exist_ok=True)
         report = {"split": split, "task": "ave", **evaluation.to_json()}
-        (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        write_json_strict(out_dir / "report.json", report)
         if evaluation.predictions is not None and evaluation.indices is not None:
             if not isinstance(dataset, AVEDataset):
                 raise TypeError("write_report needs the AVEDataset it evaluated")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from avvp.errors import ConfigError
+from avvp.jsonio import write_json_strict
 from avvp.models.outputs import GATES, Gate, ParsingOutput
 from avvp.training.distributed import DistEnv
 from avvp.training.evaluate import BatchDataset, ParsingEvaluation, autocast, evaluate_parsing
@@ -143,7 +143,7 @@ class LLPTask:
 
         out_dir.mkdir(parents=True, exist_ok=True)
         report = {"split": split, **evaluation.to_json()}
-        (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        write_json_strict(out_dir / "report.json", report)
         if evaluation.pred_audio is not None and evaluation.indices is not None:
             filenames = dataset_filenames(dataset)
             names = [filenames[int(i)] for i in evaluation.indices]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from avvp.errors import DataError
+from avvp.jsonio import dumps_strict, write_json_strict
 
 COMMAND = ("eval",)
 HELP = "evaluate a run folder or checkpoint (LLP: the benchmark protocol; AVE: segment accuracy)"
@@ -87,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
     )
     report: dict[str, Any] = task.write_report(evaluation, dataset, out, args.split)
     report["checkpoint"] = str(prefix)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json_strict(out / "report.json", report)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(dumps_strict(report))
         return 0
     print(f"{prefix} on the {args.split} split ({len(dataset)} videos)")
     print(task.summary(evaluation))

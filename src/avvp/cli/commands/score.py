@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 from avvp.errors import DataError
+from avvp.jsonio import dumps_strict
 
 COMMAND = ("score",)
 HELP = (
@@ -45,10 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _finite(value: float) -> float | None:
-    return None if math.isnan(value) else value
-
-
 def run(args: argparse.Namespace) -> int:
     from avvp.classes import LLP_CLASSES
     from avvp.data.llp import find_annotations_dir, load_split
@@ -77,21 +72,21 @@ def run(args: argparse.Namespace) -> int:
     metric.update(pred_audio, pred_visual, split.gt_audio, split.gt_visual)
 
     if args.json:
-        report: dict[str, Any] = {k: _finite(v) for k, v in metric.compute("all").items()}
+        report: dict[str, Any] = dict(metric.compute("all"))
         report["num_videos"] = metric.count("all")
         report["subsets"] = {
             s: {
                 "num_videos": metric.count(s),
-                **{k: _finite(v) for k, v in metric.compute(s).items()},
+                **metric.compute(s),
             }
             for s in ("overlap", "non_overlap")
         }
         if args.per_class:
             report["per_class_event_f1"] = {
-                m: [_finite(float(x)) for x in values]
+                m: [float(x) for x in values]
                 for m, values in metric.per_class_f1(level="event").items()
             }
-        print(json.dumps(report, indent=2))
+        print(dumps_strict(report))
         return 0
 
     rows = {
