@@ -29,6 +29,7 @@ from avvp.classes import CLASS_INDEX, LLP_CLASSES, NUM_CLASSES
 from avvp.errors import DataError
 from avvp.extractors.base import FeatureExtractor
 from avvp.jsonio import write_json_strict
+from avvp.metrics.runs import find_runs
 from avvp.models.outputs import ParsingOutput, predict_events
 from avvp.pseudo.labels import Thresholds, binarize
 from avvp.pseudo.teachers import Teacher
@@ -162,20 +163,13 @@ class ParseResult:
 
 def events_from_decisions(decisions: np.ndarray, scores: np.ndarray, modality: str) -> list[Event]:
     """Maximal runs of True in each class column of (T, 25) ``decisions``, ordered by onset."""
-    events = []
-    for c, label in enumerate(LLP_CLASSES):
-        column = decisions[:, c]
-        t = 0
-        while t < len(column):
-            if not column[t]:
-                t += 1
-                continue
-            end = t
-            while end < len(column) and column[end]:
-                end += 1
-            confidence = float(scores[t:end, c].mean())
-            events.append(Event(modality, label, t, end, round(confidence, 4)))
-            t = end
+    runs = find_runs(np.asarray(decisions).T)
+    events = [
+        Event(modality, LLP_CLASSES[c], on, off, round(float(scores[on:off, c].mean()), 4))
+        for c, on, off in zip(
+            runs.row[0].tolist(), runs.onset.tolist(), runs.offset.tolist(), strict=True
+        )
+    ]
     return sorted(events, key=lambda e: (e.onset, e.label))
 
 

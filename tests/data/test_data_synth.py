@@ -16,11 +16,9 @@ from avvp.data.features import FEATURE_SPECS
 from avvp.data.llp import EVAL_FILES, FULL_FILE, SPLIT_FILES, DataDefectWarning, load_split
 from avvp.data.llp_stats import (
     STATS_PATH,
-    count_runs,
     derive_llp_stats,
     dumps_stats,
     load_llp_stats,
-    run_starts_and_lengths,
 )
 from avvp.data.synth import (
     SynthAnnotations,
@@ -33,6 +31,7 @@ from avvp.data.synth import (
     synthesize_features,
 )
 from avvp.errors import ConfigError
+from avvp.metrics.runs import count_runs, find_runs
 
 SMALL = SynthConfig(num_train=30, num_val=10, num_test=10, valor_plus_plus=True)
 FILENAME = re.compile(r"^[A-Za-z0-9_-]{11}_(\d+)_(\d+)$")
@@ -146,7 +145,8 @@ def test_label_sampler_matches_llp_statistics(stats) -> None:  # type: ignore[no
         overlap = float((gt.sum(axis=1) >= 2).mean())
         real_overlap = stats.overlap_fraction(modality)
         assert abs(overlap - real_overlap) / real_overlap < 0.3, (modality, overlap)
-        onsets, durations = run_starts_and_lengths(gt)
+        events = find_runs(gt)
+        onsets, durations = events.onset, events.length
         for values, hist in (
             (onsets, raw[modality]["onset_hist"]),
             (durations, raw[modality]["duration_hist"]),

@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from avvp.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
 from avvp.errors import DataError
+from avvp.metrics.runs import count_runs, find_runs
 
 STATS_PATH: Path = Path(__file__).with_name("llp_stats.json")
 STATS_VERSION = 1
@@ -60,25 +61,6 @@ def rows_from_patterns(patterns: NDArray[np.integer[Any]]) -> NDArray[np.uint8]:
     """(...) integer patterns -> (..., T) uint8 binary rows (inverse of the pattern encoding)."""
     bits = (patterns[..., None].astype(np.int64) >> np.arange(NUM_SEGMENTS)) & 1
     return bits.astype(np.uint8)
-
-
-def run_starts_and_lengths(rows: NDArray[Any]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Onsets and durations (in segments) of every event (maximal run of 1s) in (..., T) rows."""
-    flat = rows.reshape(-1, rows.shape[-1]).astype(np.int8)
-    padded = np.pad(flat, ((0, 0), (1, 1)))
-    diff = np.diff(padded, axis=1)
-    row_s, start = np.nonzero(diff == 1)
-    row_e, end = np.nonzero(diff == -1)
-    # nonzero is row-major, so starts and ends pair up in order.
-    assert np.array_equal(row_s, row_e)
-    return start.astype(np.int64), (end - start).astype(np.int64)
-
-
-def count_runs(rows: NDArray[Any]) -> NDArray[np.int64]:
-    """Number of events (maximal runs of 1s) in each row of (..., T) binary rows."""
-    r = rows.astype(np.int8)
-    starts = r[..., :1] + np.clip(np.diff(r, axis=-1), 0, 1).sum(axis=-1, keepdims=True)
-    return starts[..., 0].astype(np.int64)
 
 
 def _histogram(values: NDArray[Any], size: int) -> list[int]:
@@ -147,7 +129,8 @@ def derive_stats_from_arrays(
     same_rows = (labels & a & v & (gts["audio"] == gts["visual"]).all(axis=2)).sum(axis=0)
     per_modality: dict[str, Any] = {}
     for m, gt in gts.items():
-        onsets, durations = run_starts_and_lengths(gt)
+        events = find_runs(gt)
+        onsets, durations = events.onset, events.length
         runs = count_runs(gt)  # (N, C)
         active = gt.sum(axis=1)  # (N, T) events per segment
         patterns = _pattern_of(gt)  # (N, C)

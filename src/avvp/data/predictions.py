@@ -25,6 +25,7 @@ from avvp.classes import CLASS_INDEX, LLP_CLASSES, NUM_SEGMENTS
 from avvp.data.llp import iter_fields, read_text_lines
 from avvp.errors import DataError
 from avvp.metrics.parsing import as_binary
+from avvp.metrics.runs import find_runs
 
 __all__ = [
     "COMBINED_HEADER",
@@ -39,20 +40,6 @@ HEADER: tuple[str, ...] = ("filename", "onset", "offset", "event_labels")
 COMBINED_HEADER: tuple[str, ...] = (*HEADER, "modality")
 MODALITY_NAMES: tuple[str, str] = ("audio", "visual")
 _MAX_EXAMPLES = 5
-
-
-def _runs(pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Maximal runs of an (N, C, T) bool array: (video, class, onset, offset) index arrays.
-
-    Sorted by video, class, onset, because ``np.nonzero`` walks the array in C order.
-    """
-    n, c, t = pred.shape
-    padded = np.zeros((n, c, t + 2), dtype=np.int8)
-    padded[:, :, 1:-1] = pred
-    step = np.diff(padded, axis=-1)  # +1 at an onset, -1 at an offset (exclusive)
-    video, cls, onset = np.nonzero(step == 1)
-    offset = np.nonzero(step == -1)[2]
-    return video, cls, onset, offset
 
 
 def split_paths(path: Path) -> tuple[Path, Path]:
@@ -90,7 +77,10 @@ def write_predictions(
         raise ValueError(f"expected {len(LLP_CLASSES)} classes, got {audio.shape[1]}")
 
     def rows(pred: np.ndarray, suffix: str) -> list[tuple[int, str]]:
-        video, cls, onset, offset = _runs(pred)
+        # Runs come in C order: by video, class, onset.
+        runs = find_runs(pred)
+        video, cls = runs.row
+        onset, offset = runs.onset, runs.offset
         return [
             (v, f"{names[v]}\t{on}\t{off}\t{LLP_CLASSES[c]}{suffix}")
             for v, c, on, off in zip(

@@ -29,6 +29,8 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from avvp.metrics.runs import run_ids
+
 __all__ = [
     "LEVELS",
     "METRIC_KEYS",
@@ -114,14 +116,6 @@ def _segment_counts(pred: BoolArray, gt: BoolArray) -> IntArray:
     return np.stack([tp, fp, fn], axis=-1).astype(np.int64)
 
 
-def _run_ids(rows: BoolArray) -> tuple[IntArray, IntArray]:
-    """Label the maximal runs of 1s in each row 1, 2, ... (0 outside runs); also the run count."""
-    starts = rows.copy()
-    starts[:, 1:] &= ~rows[:, :-1]
-    ids = np.cumsum(starts, axis=1, dtype=np.int64)
-    return np.where(rows, ids, 0), ids[:, -1]
-
-
 def _event_counts(pred: BoolArray, gt: BoolArray) -> IntArray:
     """(..., T) -> (..., 3) event-level TP, FP, FN per row, as the reference counts them.
 
@@ -138,8 +132,8 @@ def _event_counts(pred: BoolArray, gt: BoolArray) -> IntArray:
     m = p.shape[0]
     if m == 0 or t == 0:
         return np.zeros((*lead, 3), dtype=np.int64)
-    p_ids, p_runs = _run_ids(p)
-    g_ids, g_runs = _run_ids(g)
+    p_ids, p_runs = run_ids(p)
+    g_ids, g_runs = run_ids(g)
     slots = int(max(p_runs.max(), g_runs.max())) + 1
     flat = (np.arange(m, dtype=np.int64)[:, None] * slots + p_ids) * slots + g_ids
     hist = np.bincount(flat.ravel(), minlength=m * slots * slots).reshape(m, slots, slots)
