@@ -15,7 +15,6 @@ exclusive, as the LLP eval files) with ``confidence`` = the mean score over the 
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from torch import nn
 
 from avvp.classes import CLASS_INDEX, LLP_CLASSES, NUM_CLASSES
+from avvp.data.predictions import COMBINED_HEADER, write_event_tsv
 from avvp.errors import DataError
 from avvp.extractors.base import FeatureExtractor
 from avvp.jsonio import write_json_strict
@@ -36,7 +36,8 @@ from avvp.pseudo.teachers import Teacher
 from avvp.video.decode import DecodedVideo
 
 MODALITIES: tuple[str, ...] = ("audio", "visual", "audio-visual")
-TSV_HEADER: tuple[str, ...] = ("filename", "onset", "offset", "event_labels", "modality")
+#: The header of :meth:`ParseResult.write_tsv` (the combined LLP-eval layout).
+TSV_HEADER: tuple[str, ...] = COMBINED_HEADER
 
 
 @dataclass(frozen=True)
@@ -100,15 +101,12 @@ class ParseResult:
         benchmark derives audio-visual events as their intersection), ordered by modality,
         class index, onset. The rows of one modality are an ``AVVP_eval_<modality>.csv``.
         """
-        rows = sorted(
+        events = sorted(
             (e for e in self.events if e.modality in ("audio", "visual")),
             key=lambda e: (e.modality != "audio", CLASS_INDEX[e.label], e.onset),
         )
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-            writer.writerow(TSV_HEADER)
-            for e in rows:
-                writer.writerow((self.video_id, e.onset, e.offset, e.label, e.modality))
+        rows = [(self.video_id, e.onset, e.offset, e.label, e.modality) for e in events]
+        write_event_tsv(path, rows, modality_column=True)
 
     def timeline(self) -> str:
         """A human-readable timeline: one line per event, one character per second."""

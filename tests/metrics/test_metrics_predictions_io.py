@@ -11,8 +11,10 @@ import torch
 from avvp.data.predictions import (
     COMBINED_HEADER,
     HEADER,
+    event_rows,
     read_predictions,
     split_paths,
+    write_event_tsv,
     write_predictions,
 )
 from avvp.errors import DataError
@@ -140,3 +142,45 @@ def test_write_checks_shapes(tmp_path: Path) -> None:
         write_predictions(tmp_path / "p.tsv", NAMES[:2], audio, visual)
     with pytest.raises(ValueError, match="25 classes"):
         write_predictions(tmp_path / "p.tsv", NAMES, audio[:, :3], visual[:, :3])
+    with pytest.raises(ValueError, match=r"pred_audio \(3, 25, 10\) and pred_visual \(3, 25, 9\)"):
+        write_predictions(tmp_path / "p.tsv", NAMES, audio, visual[..., :9])
+    with pytest.raises(ValueError, match="unknown modality 'audio-visual'"):
+        event_rows(NAMES, {"audio-visual": audio})
+    assert not (tmp_path / "p.tsv").exists()
+
+
+def test_event_rows_order_and_the_one_writer(tmp_path: Path) -> None:
+    audio = np.zeros((2, 25, 4), dtype=np.uint8)
+    visual = np.zeros((2, 25, 4), dtype=bool)
+    audio[1, 3, 2:] = 1
+    audio[1, 0, :1] = 1
+    audio[1, 0, 2:3] = 1
+    visual[0, 5, 1:3] = True
+    visual[1, 1, :] = True
+    names = ["later_0_10", "earlier_0_10"]  # rows follow this order, not the sorted names
+    rows = event_rows(names, {"audio": audio, "visual": visual})
+    assert [r[1:3] for r in rows] == [(1, 3), (0, 1), (2, 3), (2, 4), (0, 4)]
+    assert [(r[0], r[4]) for r in rows] == [
+        ("later_0_10", "visual"),
+        ("earlier_0_10", "audio"),
+        ("earlier_0_10", "audio"),
+        ("earlier_0_10", "audio"),
+        ("earlier_0_10", "visual"),
+    ]
+    assert [r[3] for r in rows] == ["Frying_(food)", "Speech", "Speech", "Dog", "Car"]
+    # The visual-first mapping order puts visual rows first within a video.
+    flipped = event_rows(names, {"visual": visual, "audio": audio})
+    assert [r[4] for r in flipped] == ["visual", "visual", "audio", "audio", "audio"]
+
+    combined = write_event_tsv(tmp_path / "sub" / "c.tsv", rows, modality_column=True)
+    assert combined.read_text(encoding="utf-8").splitlines() == [
+        "\t".join(COMBINED_HEADER),
+        *("\t".join(str(f) for f in r) for r in rows),
+    ]
+    plain = write_event_tsv(
+        tmp_path / "a.tsv", [r for r in rows if r[4] == "audio"], modality_column=False
+    )
+    assert plain.read_text(encoding="utf-8").splitlines()[1] == "earlier_0_10\t0\t1\tSpeech"
+    got_a, got_v = read_predictions(combined, names, num_segments=4)
+    np.testing.assert_array_equal(got_a, audio.astype(bool))
+    np.testing.assert_array_equal(got_v, visual)

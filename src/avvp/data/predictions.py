@@ -15,7 +15,7 @@ nothing (as in the ground-truth files).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,11 @@ __all__ = [
     "COMBINED_HEADER",
     "HEADER",
     "MODALITY_NAMES",
+    "EventRow",
+    "event_rows",
     "read_predictions",
     "split_paths",
+    "write_event_tsv",
     "write_predictions",
 ]
 
@@ -52,6 +55,60 @@ def split_paths(path: Path) -> tuple[Path, Path]:
     )
 
 
+EventRow = tuple[str, int, int, str, str]
+"""One written event: (filename, onset, offset, class name, modality)."""
+
+
+def event_rows(filenames: Sequence[str], preds: Mapping[str, Any]) -> list[EventRow]:
+    """The events of binary (N, C, T) arrays (numpy or torch), one per modality in ``preds``.
+
+    Ordered by video (in the order of ``filenames``), modality (in the order of ``preds``),
+    class index, onset.
+    """
+    names = list(filenames)
+    if not preds:
+        raise ValueError("event_rows: no prediction array given")
+    unknown = sorted(set(preds) - set(MODALITY_NAMES))
+    if unknown:
+        raise ValueError(f"unknown modality {unknown[0]!r}, expected one of {MODALITY_NAMES}")
+    arrays = {m: as_binary(p, name=f"pred_{m}") for m, p in preds.items()}
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1 or next(iter(shapes))[0] != len(names):
+        raise ValueError(
+            " and ".join(f"pred_{m} {a.shape}" for m, a in arrays.items())
+            + f" must be (N, C, T) with N = {len(names)} filenames"
+        )
+    classes = next(iter(shapes))[1]
+    if classes != len(LLP_CLASSES):
+        raise ValueError(f"expected {len(LLP_CLASSES)} classes, got {classes}")
+    modalities = list(arrays)
+    # Runs of the (N, M, C, T) stack come in C order: video, modality, class, onset.
+    runs = find_runs(np.stack(list(arrays.values()), axis=1))
+    video, modality, cls = (i.tolist() for i in runs.row)
+    return [
+        (names[v], on, off, LLP_CLASSES[c], modalities[m])
+        for v, m, c, on, off in zip(
+            video, modality, cls, runs.onset.tolist(), runs.offset.tolist(), strict=True
+        )
+    ]
+
+
+def write_event_tsv(path: Path, rows: Iterable[EventRow], *, modality_column: bool) -> Path:
+    """Write event rows in the LLP evaluation layout; returns ``path``.
+
+    With ``modality_column`` the combined layout (:data:`COMBINED_HEADER`), otherwise the
+    one-modality layout of ``AVVP_eval_<modality>.csv`` (:data:`HEADER`, the rows' modality is
+    dropped). Rows are written in the order given; the parent folder is created.
+    """
+    header = COMBINED_HEADER if modality_column else HEADER
+    lines = ["\t".join(header)]
+    lines += ["\t".join(str(field) for field in row[: len(header)]) for row in rows]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def write_predictions(
     path: Path,
     filenames: Sequence[str],
@@ -65,47 +122,13 @@ def write_predictions(
     With ``combined=True`` one file at ``path`` holds both modalities (``modality`` column);
     otherwise two files, see :func:`split_paths`. Returns the paths written.
     """
-    audio = as_binary(pred_audio, name="pred_audio")
-    visual = as_binary(pred_visual, name="pred_visual")
-    names = list(filenames)
-    if audio.shape != visual.shape or audio.shape[0] != len(names):
-        raise ValueError(
-            f"pred_audio {audio.shape} and pred_visual {visual.shape} must be (N, C, T) "
-            f"with N = {len(names)} filenames"
-        )
-    if audio.shape[1] != len(LLP_CLASSES):
-        raise ValueError(f"expected {len(LLP_CLASSES)} classes, got {audio.shape[1]}")
-
-    def rows(pred: np.ndarray, suffix: str) -> list[tuple[int, str]]:
-        # Runs come in C order: by video, class, onset.
-        runs = find_runs(pred)
-        video, cls = runs.row
-        onset, offset = runs.onset, runs.offset
-        return [
-            (v, f"{names[v]}\t{on}\t{off}\t{LLP_CLASSES[c]}{suffix}")
-            for v, c, on, off in zip(
-                video.tolist(), cls.tolist(), onset.tolist(), offset.tolist(), strict=True
-            )
-        ]
-
-    path = Path(path)
-    targets: dict[Path, list[str]]
+    rows = event_rows(filenames, {"audio": pred_audio, "visual": pred_visual})
     if combined:
-        # Stable sort on the video index keeps each video's audio rows before its visual rows.
-        both = rows(audio, "\taudio") + rows(visual, "\tvisual")
-        both.sort(key=lambda item: item[0])
-        targets = {path: ["\t".join(COMBINED_HEADER), *(line for _, line in both)]}
-    else:
-        audio_path, visual_path = split_paths(path)
-        header = "\t".join(HEADER)
-        targets = {
-            audio_path: [header, *(line for _, line in rows(audio, ""))],
-            visual_path: [header, *(line for _, line in rows(visual, ""))],
-        }
-    for target, lines in targets.items():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return list(targets)
+        return [write_event_tsv(path, rows, modality_column=True)]
+    return [
+        write_event_tsv(target, [r for r in rows if r[4] == m], modality_column=False)
+        for m, target in zip(MODALITY_NAMES, split_paths(path), strict=True)
+    ]
 
 
 def _parse_bound(value: str, path: Path, number: int, column: str, t: int) -> int:

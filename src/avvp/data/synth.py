@@ -658,19 +658,6 @@ def _write_weak(path: Path, filenames: list[str], labels: NDArray[Any]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _eval_lines(filenames: list[str], gt: NDArray[Any]) -> list[str]:
-    lines = []
-    for name, rows in zip(filenames, gt, strict=True):
-        for k in range(NUM_CLASSES):
-            row = rows[k].astype(np.int8)
-            if not row.any():
-                continue
-            diff = np.diff(np.concatenate([[0], row, [0]]))
-            for on, off in zip(np.flatnonzero(diff == 1), np.flatnonzero(diff == -1), strict=True):
-                lines.append(f"{name}\t{on}\t{off}\t{LLP_CLASSES[k]}")
-    return lines
-
-
 def _feature_folders(valor_plus_plus: bool) -> dict[str, tuple[str, tuple[int, ...]]]:
     from avvp.data.features import FEATURE_SPECS
 
@@ -793,6 +780,7 @@ def generate_synthetic_llp(
 
 def _write_annotations(out: Path, splits: list[_Split]) -> None:
     from avvp.data.llp import EVAL_FILES, FULL_FILE, SPLIT_FILES
+    from avvp.data.predictions import event_rows, write_event_tsv
 
     for split in splits:
         _write_weak(out / SPLIT_FILES[split.name], split.filenames, split.annotations.labels)
@@ -802,13 +790,13 @@ def _write_annotations(out: Path, splits: list[_Split]) -> None:
         np.concatenate([s.annotations.labels for s in splits]),
     )
     for modality, filename in EVAL_FILES.items():
-        lines = ["filename\tonset\toffset\tevent_labels"]
+        rows = []
         for split in splits:
             if split.name == "train":
                 continue
             gt = split.annotations.gt_audio if modality == "audio" else split.annotations.gt_visual
-            lines += _eval_lines(split.filenames, gt)
-        (out / filename).write_text("\n".join(lines) + "\n", encoding="utf-8")
+            rows += event_rows(split.filenames, {modality: gt})
+        write_event_tsv(out / filename, rows, modality_column=False)
 
 
 def _summary(splits: list[_Split]) -> dict[str, Any]:
