@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from avvp.ave.models import build_ave_model, count_parameters
+from avvp.ave.models import build_ave_model, describe
 from avvp.errors import ConfigError
+from avvp.models.complexity import count_parameters
 from avvp.models.decoders.leap import LeapDecoder
 
 
@@ -65,10 +66,11 @@ DOCUMENTED = {
 @pytest.mark.parametrize(("encoder", "head"), list(DOCUMENTED))
 def test_parameter_counts(encoder: str, head: str) -> None:
     model = build_ave_model({"encoder": encoder, "head": head})
-    assert count_parameters(model.encoder) == ENC[encoder]
     expected_head = DCH[encoder] if head == "dch" else LEAP
-    assert count_parameters(model.head) == expected_head
-    assert count_parameters(model) == DOCUMENTED[(encoder, head)]
+    assert count_parameters(model.encoder)["total"] == ENC[encoder]
+    assert count_parameters(model.head)["total"] == expected_head
+    total = DOCUMENTED[(encoder, head)]
+    assert describe(model) == {"total": total, "encoder": ENC[encoder], "head": expected_head}
 
 
 def small_batch(b: int = 3, c: int = 16) -> dict[str, torch.Tensor]:

@@ -8,11 +8,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from avvp.errors import ConfigError, DataError
+from avvp.models.complexity import count_parameters
 from avvp.models.mmcse import (
     EXTRAS_DOC,
     build_mmcse,
     clap_resampling_matrix,
-    count_parameters,
     strip_training_heads,
 )
 
@@ -86,8 +86,8 @@ def test_forward_backward_shapes(
 
 
 def test_parameter_counts_match_reference_live_counts() -> None:
-    assert count_parameters(build_mmcse()) == 6_160_333
-    assert count_parameters(build_mmcse(reconstruction_heads=False)) == 4_324_301
+    assert count_parameters(build_mmcse())["total"] == 6_160_333
+    assert count_parameters(build_mmcse(reconstruction_heads=False))["total"] == 4_324_301
     assert sum(p.numel() for p in build_mmcse().parameters()) == 6_160_333
 
 
@@ -126,7 +126,7 @@ def test_ablation_switches(switch: str, absent: tuple[str, ...], params_drop: bo
     torch.manual_seed(0)
     full = build_mmcse(**SMALL)
     model = build_mmcse(**SMALL, **{switch: False})  # type: ignore[arg-type]
-    assert (count_parameters(model) < count_parameters(full)) is params_drop
+    assert (count_parameters(model)["total"] < count_parameters(full)["total"]) is params_drop
     out = model(batch_for("clap", "clip"))
     assert out.segment_audio.shape == (B, T, C)
     assert out.extras["enhanced_visual"].shape == (B, T, C, 32)
@@ -203,7 +203,7 @@ def test_presets_build(preset: str, params: int, features: list[str] | None) -> 
     config = to_container(load_config(preset))
     model_cfg = dict(config["model"])
     assert model_cfg.pop("name") == "mmcse"
-    assert count_parameters(build_mmcse(**model_cfg)) == params
+    assert count_parameters(build_mmcse(**model_cfg))["total"] == params
     assert config["seed"] == 87 and config["loss"]["recipe"] == "mmcse"
     assert config["optim"]["betas"] == [0.5, 0.999]
     assert config["data"]["features"] == (features or ["audio", "frames", "clips"])

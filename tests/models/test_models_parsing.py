@@ -349,3 +349,29 @@ def test_han_valor_variant_matches_functional_reference(norm: str) -> None:
         r_a, r_v = valor_han_reference(sd, x_a, x_v, heads=8, norm=norm)
     torch.testing.assert_close(f_a, r_a, atol=1e-5, rtol=0)
     torch.testing.assert_close(f_v, r_v, atol=1e-5, rtol=0)
+
+
+def test_count_parameters_parts_of_any_module() -> None:
+    from torch import nn
+
+    model = nn.Module()
+    model.encoder = nn.Linear(3, 4)  # 16
+    model.head = nn.Linear(4, 2, bias=False)  # 8
+    model.head.weight.requires_grad_(False)
+    counts = count_parameters(model, parts=("encoder", "head", "absent"))
+    assert counts == {
+        "total": 24,
+        "encoder": 16,
+        "head": 8,
+        "absent": 0,
+        "trainable": 16,
+        "registered": 24,
+    }
+    assert list(count_parameters(model)) == [
+        "total",
+        "inputs",
+        "encoder",
+        "decoder",
+        "trainable",
+        "registered",
+    ]

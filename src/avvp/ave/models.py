@@ -34,13 +34,13 @@ from avvp.ave.data import AVE_CLASSES, NUM_AVE_CLASSES
 from avvp.ave.encoders import AVEBaselineEncoder, AVEEncoding, CMBSEncoder, PSPEncoder
 from avvp.ave.heads import AVEBaselineHead, AVEOutput, CMBSHead, LeapHead, PSPHead
 from avvp.errors import ConfigError
+from avvp.models.complexity import count_parameters
 
 __all__ = [
     "ENCODERS",
     "AVEModel",
     "avps_loss",
     "build_ave_model",
-    "count_parameters",
     "describe",
     "gate_loss",
 ]
@@ -243,15 +243,7 @@ def _build_leap_head(
         raise ConfigError(f"model.head_args: {exc}") from None
 
 
-def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
-    """Number of parameters (all registered, or only those with ``requires_grad``)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
 def describe(model: AVEModel) -> dict[str, int]:
     """Parameter counts of a model: total, encoder, head."""
-    return {
-        "total": count_parameters(model),
-        "encoder": count_parameters(model.encoder),
-        "head": count_parameters(model.head),
-    }
+    counts = count_parameters(model, parts=("encoder", "head"))
+    return {key: counts[key] for key in ("total", "encoder", "head")}

@@ -10,7 +10,7 @@ parameter gets no gradient at all), which also catches variants that skip module
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 
 import torch
@@ -20,6 +20,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from avvp.models.outputs import ParsingOutput
 
 _LEAP_BLOCK_PREFIXES = ("decoder.blocks_audio.", "decoder.blocks_visual.")
+#: The top-level parts of an LLP parsing model (``avvp.models.factory``).
+PARSING_PARTS: tuple[str, ...] = ("inputs", "encoder", "decoder")
 
 
 def _output_tensors(output: object) -> list[Tensor]:
@@ -49,13 +51,19 @@ def live_parameter_names(model: nn.Module, example_batch: Mapping[str, Tensor]) 
 
 
 def count_parameters(
-    model: nn.Module, example_batch: Mapping[str, Tensor] | None = None
+    model: nn.Module,
+    example_batch: Mapping[str, Tensor] | None = None,
+    *,
+    parts: Sequence[str] = PARSING_PARTS,
 ) -> dict[str, int]:
-    """Parameter counts: ``total`` (live), ``inputs``, ``encoder``, ``decoder``, ``trainable``,
-    ``registered`` and, for LEAP, ``leap_blocks`` (the audio and visual block stacks).
+    """Parameter counts: ``total`` (live), one per name in ``parts`` (the live parameters of the
+    top-level submodule of that name, 0 if there is none; default ``inputs``, ``encoder``,
+    ``decoder``), ``trainable``, ``registered`` and, for LEAP, ``leap_blocks`` (the audio and
+    visual block stacks).
 
     Without ``example_batch`` every registered parameter is counted as live (true of all
-    avvp modules built by the factory with the default readout).
+    avvp modules built by the factory with the default readout, of MM-CSE and of the AVE
+    models), so ``count_parameters(module)["total"]`` is the plain parameter count.
     """
     named = dict(model.named_parameters())
     live = set(named) if example_batch is None else live_parameter_names(model, example_batch)
@@ -68,9 +76,7 @@ def count_parameters(
 
     counts = {
         "total": total(),
-        "inputs": total(("inputs.",)),
-        "encoder": total(("encoder.",)),
-        "decoder": total(("decoder.",)),
+        **{part: total((f"{part}.",)) for part in parts},
         "trainable": sum(named[n].numel() for n in live if named[n].requires_grad),
         "registered": sum(p.numel() for p in named.values()),
     }

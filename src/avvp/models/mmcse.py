@@ -616,8 +616,3 @@ def strip_training_heads(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
         for k, v in state_dict.items()
         if not any(k.startswith(p) or f".{p}" in k for p in TRAINING_HEAD_PREFIXES)
     }
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of parameters (every registered parameter of MM-CSE is live)."""
-    return sum(p.numel() for p in model.parameters())

@@ -60,11 +60,9 @@ def describe(cfg: Any, *, flops: bool = True) -> dict[str, Any]:
     model = task.build_model()
     if cfg.task == "ave":  # AVE models build only live modules: every parameter counts
         batch = example_ave_batch()
-        params = {
-            "total": sum(p.numel() for p in model.parameters()),
-            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            **{n: sum(p.numel() for p in c.parameters()) for n, c in model.named_children()},
-        }
+        children = [name for name, _ in model.named_children()]
+        counts = count_parameters(model, parts=children)
+        params = {key: counts[key] for key in ("total", "trainable", *children)}
     else:
         batch = example_batch(list(cfg.data.features))
         params = count_parameters(model, batch)
