@@ -7,6 +7,7 @@ misspelt key or a wrong type is an error that names the key.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,6 @@ class DataConfig:
     features: list[str] = field(default_factory=lambda: ["audio", "frames", "clips"])
     pseudo_labels: bool = False
     packed: bool | None = None  # None: packed when a manifest covers the features
-    num_workers: int = 0
 
 
 @dataclass
@@ -98,6 +98,33 @@ class Config:
     ave: dict[str, Any] = field(default_factory=dict)
 
 
+#: Keys that older configs and checkpoints hold and that avvp now ignores: key -> why.
+RETIRED_KEYS: dict[str, str] = {
+    # Training and evaluation fetch whole batches in the main process (LLPDataset.get_batch);
+    # the key never reached a DataLoader.
+    "data.num_workers": "batches are read in the main process",
+}
+
+
+def drop_retired_keys(layer: DictConfig, *, source: str | None) -> DictConfig:
+    """Remove :data:`RETIRED_KEYS` from ``layer`` (in place; returned for chaining).
+
+    Each one found is a one-line ``FutureWarning`` naming ``source`` (a YAML file or the command
+    line); ``source=None`` drops them silently (a config saved by an older avvp, e.g. in a
+    checkpoint: nothing for the user to fix).
+    """
+    for key, why in RETIRED_KEYS.items():
+        section, name = key.split(".")
+        node = layer.get(section)
+        if isinstance(node, DictConfig) and name in node:
+            del node[name]
+            if source is not None:
+                warnings.warn(
+                    f"{source}: {key} is ignored ({why}); remove it", FutureWarning, stacklevel=3
+                )
+    return layer
+
+
 def resolve_config_path(name_or_path: str | Path) -> Path:
     """A preset name (``mmpyr_leap``), a path relative to ``configs/``, or any YAML path."""
     path = Path(name_or_path)
@@ -135,6 +162,7 @@ def load_config(
         except OmegaConfBaseException as exc:
             raise ConfigError(f"command-line overrides: {exc}") from None
     for source, layer in layers:
+        drop_retired_keys(layer, source=source)
         try:
             config = OmegaConf.merge(config, layer)
         except OmegaConfBaseException as exc:

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from omegaconf import DictConfig, OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from avvp.config import load_config
+    from avvp.config import drop_retired_keys, load_config
     from avvp.errors import ConfigError
     from avvp.training.checkpoint import load_checkpoint
     from avvp.training.distributed import resolve_device
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = OmegaConf.merge(
             load_config(None),
-            OmegaConf.create(sidecar["config"]),
+            drop_retired_keys(OmegaConf.create(sidecar["config"]), source=None),
             OmegaConf.from_dotlist(overrides),
         )
     except OmegaConfBaseException as exc:

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from omegaconf import OmegaConf
 
-    from avvp.config import load_config
+    from avvp.config import drop_retired_keys, load_config
     from avvp.errors import DataError
     from avvp.models.outputs import predict_events
     from avvp.training.checkpoint import load_checkpoint
@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     prefix = resolve_checkpoint(args.checkpoint)
     device = resolve_device(args.device)
     model, sidecar = load_checkpoint(prefix, device=device)
-    cfg = OmegaConf.merge(load_config(None), OmegaConf.create(sidecar["config"]))
+    saved = drop_retired_keys(OmegaConf.create(sidecar["config"]), source=None)
+    cfg = OmegaConf.merge(load_config(None), saved)
     dataset = LLPTask(cfg, args.data).dataset(args.split, train=False)  # type: ignore[arg-type]
     names = list(dataset.split.filenames)  # type: ignore[attr-defined]
     if args.video.isdigit() and int(args.video) < len(names):
