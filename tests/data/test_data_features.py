@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import avvp_tests_data_toy as toy  # registered by tests/data/conftest.py
@@ -146,3 +147,42 @@ def test_row_copy_and_gather_paths_agree(
     for indices in (np.array([2, 3, 4, 0, 6, 6, 1]), np.arange(7), np.array([5])):
         for key in KEYS:
             np.testing.assert_array_equal(packed.read(key, indices), official.read(key, indices))
+
+
+def test_official_store_refuses_non_finite_features(toy_root) -> None:
+    split = load_split(toy_root.root, "train")
+    store = OfficialFeatureStore(toy_root.root, split.video_ids, ["audio"])
+    victim_id = split.video_ids[2]
+    victim = toy_root.feature_path("audio", victim_id)
+    array = np.load(victim)
+    array[4, 7] = np.inf
+    np.save(victim, array)
+    store.read("audio", np.array([0, 1]))  # other videos still load
+    with pytest.raises(DataError, match=rf"{victim_id}\.npy: audio features of video {victim_id}"):
+        store.read("audio", np.array([0, 2]))
+    array[4, 7] = np.nan
+    np.save(victim, array)
+    with pytest.raises(DataError, match=r"non-finite values \(nan/inf\)"):
+        store.read("audio", np.array([2]))
+
+
+@pytest.mark.parametrize("key", ["audio", "clips"])  # gather path and, for clips, row copies
+def test_packed_store_refuses_non_finite_rows(toy_root, monkeypatch, key: str) -> None:
+    from avvp.data import features
+
+    monkeypatch.setattr(features, "_ROW_COPY_MIN_BYTES", 0 if key == "clips" else 1 << 40)
+    pack_dataset(toy_root.root, keys=[key], splits=["train"])
+    split = load_split(toy_root.root, "train")
+    file = toy_root.root / "packed" / "train" / f"{key}.npy"
+    stat = file.stat()
+    packed = np.load(file, mmap_mode="r+")
+    packed[3, 1, 2] = np.nan
+    packed.flush()
+    del packed
+    # Damage that keeps size and mtime (bit rot) passes the cheap staleness check.
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    store = PackedFeatureStore(toy_root.root, "train", split.video_ids, [key])
+    assert store.read(key, np.array([0, 1, 2])).shape[0] == 3
+    message = rf"{key}\.npy: row 3 \(video {split.video_ids[3]}\) of packed {key} holds non-finite"
+    with pytest.raises(DataError, match=message):
+        store.read(key, np.array([1, 3, 0]))

@@ -232,7 +232,16 @@ class OfficialFeatureStore:
         rows = _as_indices(indices, len(self.ids))
         out = np.empty((len(rows), *spec.shape), dtype=np.float32)
         for slot, index in enumerate(rows):
-            out[slot] = load_video_array(self.path(key, int(index)), spec)
+            path = self.path(key, int(index))
+            array = load_video_array(path, spec)
+            # NaN/Inf would otherwise surface as a loss traceback (train) or as a video with
+            # no prediction (eval), neither naming the file.
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise DataError(
+                    f"{path}: {key} features of video {self.ids[int(index)]} hold non-finite "
+                    f"values (nan/inf); re-extract the file (`avvp data check` lists them all)"
+                )
+            out[slot] = array
         return out
 
 
@@ -313,6 +322,14 @@ class PackedFeatureStore:
             np.take(array, rows, axis=0, out=out)
         else:
             out[...] = array[rows]
+        # Packing refuses non-finite sources, so NaN/Inf here means an edited or damaged pack;
+        # checking the batch costs one pass over memory that is already in cache.
+        if array.dtype.kind == "f" and not np.isfinite(out).all():
+            bad = int(rows[np.flatnonzero(~np.isfinite(out).reshape(len(rows), -1).all(axis=1))[0]])
+            raise DataError(
+                f"{self.file(key)}: row {bad} (video {self.ids[bad]}) of packed {key} holds "
+                f"non-finite values (nan/inf); run `avvp data pack {self.root} --force`"
+            )
         return out
 
     def close(self) -> None:
