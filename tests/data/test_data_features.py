@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from avvp.data.features import (
     FeatureStore,
     OfficialFeatureStore,
     PackedFeatureStore,
+    UnverifiedPackWarning,
     open_feature_store,
 )
 from avvp.data.llp import load_split
@@ -23,6 +25,17 @@ from avvp.errors import ConfigError, DataError
 pytestmark = pytest.mark.filterwarnings("ignore::avvp.data.llp.DataDefectWarning")
 
 KEYS = ["audio", "clips", "pseudo_audio"]
+
+
+def _drop_fingerprints(root: Path) -> None:
+    """Rewrite the manifest as an avvp without fingerprints wrote it."""
+    path = root / "packed" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for entry in manifest["splits"].values():
+        for info in entry["keys"].values():
+            for name in ("packed_size", "packed_mtime_ns", "source_size", "source_mtime_ns"):
+                del info[name]
+    path.write_text(json.dumps(manifest, indent=1))
 
 
 @pytest.fixture
@@ -128,7 +141,13 @@ def test_truncated_packed_file_is_a_data_error(toy_root) -> None:
     file = toy_root.root / "packed" / "train" / "clips.npy"
     data = file.read_bytes()
     file.write_bytes(data[: len(data) - 10 * 512 * 4 - 7])
-    store = PackedFeatureStore(toy_root.root, "train", split.video_ids, ["clips"])
+    # The size fingerprint catches it when the store is opened ...
+    with pytest.raises(DataError, match=r"clips\.npy: packed file changed after packing \(size"):
+        PackedFeatureStore(toy_root.root, "train", split.video_ids, ["clips"])
+    # ... and without fingerprints (an older manifest) the read still fails cleanly.
+    _drop_fingerprints(toy_root.root)
+    with pytest.warns(UnverifiedPackWarning, match="without fingerprints"):
+        store = PackedFeatureStore(toy_root.root, "train", split.video_ids, ["clips"])
     with pytest.raises(DataError, match=r"clips\.npy: cannot open packed file"):
         store.read("clips", np.array([0]))
 

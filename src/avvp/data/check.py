@@ -2,9 +2,10 @@
 
 :func:`check_dataset` returns every problem found (it does not stop at the first): missing or
 unreadable files, wrong shapes or dtypes, non-finite values, pseudo labels that are not 0/1,
-feature files whose id is in no split, split videos without their file, and packed files that do
-not match their manifest (ids, shape, dtype, sha256). Known annotation defects (see
-:mod:`avvp.data.llp`) are not problems: loading warns about them.
+feature files whose id is in no split, split videos without their file, packed files that do
+not match their manifest (ids, shape, dtype, sha256) and stale packs (a packed or source file
+whose size or mtime changed since packing; one problem per split/key). Known annotation defects
+(see :mod:`avvp.data.llp`) are not problems: loading warns about them.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from tqdm import tqdm
 from avvp.data.features import (
     FEATURE_SPECS,
     FeatureSpec,
+    UnverifiedPackWarning,
     existing_keys,
     file_sha256,
+    find_stale,
+    has_fingerprints,
     manifest_path,
     packed_row_shape,
     read_manifest,
@@ -115,6 +119,7 @@ def _check_packed(root: Path, splits: dict[str, LLPSplit], progress: tqdm) -> li
     if manifest is None:
         return []
     problems = []
+    unverified = []
     for split, entry in manifest["splits"].items():
         if split not in splits:
             problems.append(Problem(path, f"unknown split {split!r}"))
@@ -124,13 +129,24 @@ def _check_packed(root: Path, splits: dict[str, LLPSplit], progress: tqdm) -> li
                 Problem(path, f"ids of split {split!r} differ from {SPLIT_FILES[split]}")
             )
         for key, info in entry.get("keys", {}).items():
-            problems.extend(_check_packed_file(root, split, key, info, len(splits[split])))
+            if not has_fingerprints(info):
+                unverified.append(f"{split}/{key}")
+            ids = list(entry.get("ids", []))
+            problems.extend(_check_packed_file(root, split, key, info, len(splits[split]), ids))
             progress.update(1)
+    if unverified:
+        warnings.warn(
+            f"{path}: written without fingerprints, so changed source files of "
+            f"{', '.join(unverified)} cannot be detected; `avvp data pack {root} --force` "
+            "records them",
+            UnverifiedPackWarning,
+            stacklevel=3,
+        )
     return problems
 
 
 def _check_packed_file(
-    root: Path, split: str, key: str, info: dict[str, Any], count: int
+    root: Path, split: str, key: str, info: dict[str, Any], count: int, ids: list[str]
 ) -> list[Problem]:
     file = root / "packed" / split / f"{key}.npy"
     if key not in FEATURE_SPECS:
@@ -138,6 +154,11 @@ def _check_packed_file(
     spec = FEATURE_SPECS[key]
     if not file.is_file():
         return [Problem(file, "packed file listed in the manifest is missing")]
+    fix = f"run `avvp data pack {root} --force`"
+    stale = find_stale(root, file, ids, info) if has_fingerprints(info) else None
+    if stale is not None and stale.path != file:
+        more = f", {stale.changed} file(s) in all" if stale.changed > 1 else ""
+        return [Problem(stale.path, f"{stale.message}{more}; packed {split}/{key} is stale: {fix}")]
     problems = []
     try:
         array = np.load(file, mmap_mode="r", allow_pickle=False)
@@ -159,7 +180,12 @@ def _check_packed_file(
         problems.append(Problem(file, f"dtype {array.dtype}, manifest says {info.get('dtype')}"))
     del array
     if file_sha256(file) != info.get("sha256"):
-        problems.append(Problem(file, "sha256 differs from the manifest (file changed or torn)"))
+        problems.append(
+            Problem(file, f"sha256 differs from the manifest (file changed or torn); {fix}")
+        )
+    elif stale is not None:
+        # Same content with another size/mtime (copied or touched): loading would refuse it.
+        problems.append(Problem(file, f"{stale.message}, content (sha256) unchanged; {fix}"))
     return problems
 
 
