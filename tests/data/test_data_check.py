@@ -85,3 +85,53 @@ def test_cli_check(ds, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{victim}: missing clips file"
     assert "1 problem(s)" in out[-1]
+
+
+def test_unknown_class_names_are_reported(ds) -> None:
+    train_csv = ds.annotations / "AVVP_train.csv"
+    lines = train_csv.read_text().splitlines()
+    for number in (2, 4):  # the same typo on two rows
+        name = lines[number - 1].split("\t")[0]
+        lines[number - 1] = f"{name}\tSpeech,Speach"
+    train_csv.write_text("\n".join(lines) + "\n")
+    eval_csv = ds.annotations / "AVVP_eval_visual.csv"
+    rows = eval_csv.read_text().splitlines()
+    fields = rows[1].split("\t")
+    rows[1] = "\t".join([*fields[:3], '"Dog"'])
+    eval_csv.write_text("\n".join(rows) + "\n")
+    found = [(p.path, p.message) for p in check_dataset(ds.root)]
+    assert found == [
+        (
+            train_csv,
+            "line 2: unknown class name 'Speach' (and 1 more row(s)), not one of the 25 LLP "
+            "classes (loading ignores it)",
+        ),
+        (
+            eval_csv,
+            "line 2: unknown class name '\"Dog\"', not one of the 25 LLP classes (loading "
+            "ignores it); quotes are not part of the format (tab-separated, unquoted)",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("file", ["AVVP_train.csv", "AVVP_test_pd.csv", "AVVP_eval_audio.csv"])
+def test_broken_line_is_reported_once(ds, file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    pack_dataset(ds.root, keys=["audio"])
+    csv = ds.annotations / file
+    lines = csv.read_text().splitlines()
+    lines[2] = lines[2].replace("\t", " ", 1)  # a field separator lost
+    lines[3] = lines[3] + '\t"Speech'  # a stray quoted field
+    csv.write_text("\n".join(lines) + "\n")
+    problems = check_dataset(ds.root)
+    width = 4 if "eval" in file else 2
+    assert [(p.path, p.message) for p in problems] == [
+        (csv, f"line 3: expected {width} tab-separated fields, found {width - 1}: {lines[2]!r}")
+    ]
+    assert cli_main(["data", "check", str(ds.root)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[
+        0
+    ] == f"{csv}: line 3: expected {width} tab-separated fields, found {width - 1}: " + repr(
+        lines[2]
+    )
+    assert "1 problem(s)" in out[-1]

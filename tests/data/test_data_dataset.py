@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import avvp_tests_data_toy as toy  # registered by tests/data/conftest.py
@@ -145,3 +146,35 @@ def test_loader_with_worker(ds) -> None:
     in_process = make_loader(data, batch_size=2, shuffle=True, seed=3)
     for a, b in zip(loader, in_process, strict=True):
         torch.testing.assert_close(a["clips"], b["clips"], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_cli_train_on_non_finite_features_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], packed: bool
+) -> None:
+    from avvp.cli import main
+
+    root = tmp_path / "toy"
+    toy_ds = toy.write_toy_dataset(root, sizes={"train": 6, "val": 3, "test": 3})
+    victim_id = toy_ds.ids("train")[2]
+    if packed:
+        pack_dataset(root)
+        file = root / "packed" / "train" / "clips.npy"
+        stat = file.stat()
+        array = np.load(file, mmap_mode="r+")
+        array[2, 0, 0] = np.nan
+        array.flush()
+        del array
+        # Keep size and mtime (as bit rot would), so only the value check can notice.
+        os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    else:
+        file = toy_ds.feature_path("clips", victim_id)
+        array = np.load(file)
+        array[0, 0] = np.nan
+        np.save(file, array)
+    argv = ["train", "demo/llp_mmil", "train.epochs=1", "train.amp=false"]
+    status = main([*argv, "--data", str(root), "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert err[-1].startswith(f"avvp: error: {file}: ")
+    assert victim_id in err[-1] and "non-finite" in err[-1]

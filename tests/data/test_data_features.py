@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import avvp_tests_data_toy as toy  # registered by tests/data/conftest.py
@@ -13,6 +15,7 @@ from avvp.data.features import (
     FeatureStore,
     OfficialFeatureStore,
     PackedFeatureStore,
+    UnverifiedPackWarning,
     open_feature_store,
 )
 from avvp.data.llp import load_split
@@ -22,6 +25,17 @@ from avvp.errors import ConfigError, DataError
 pytestmark = pytest.mark.filterwarnings("ignore::avvp.data.llp.DataDefectWarning")
 
 KEYS = ["audio", "clips", "pseudo_audio"]
+
+
+def _drop_fingerprints(root: Path) -> None:
+    """Rewrite the manifest as an avvp without fingerprints wrote it."""
+    path = root / "packed" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for entry in manifest["splits"].values():
+        for info in entry["keys"].values():
+            for name in ("packed_size", "packed_mtime_ns", "source_size", "source_mtime_ns"):
+                del info[name]
+    path.write_text(json.dumps(manifest, indent=1))
 
 
 @pytest.fixture
@@ -127,7 +141,13 @@ def test_truncated_packed_file_is_a_data_error(toy_root) -> None:
     file = toy_root.root / "packed" / "train" / "clips.npy"
     data = file.read_bytes()
     file.write_bytes(data[: len(data) - 10 * 512 * 4 - 7])
-    store = PackedFeatureStore(toy_root.root, "train", split.video_ids, ["clips"])
+    # The size fingerprint catches it when the store is opened ...
+    with pytest.raises(DataError, match=r"clips\.npy: packed file changed after packing \(size"):
+        PackedFeatureStore(toy_root.root, "train", split.video_ids, ["clips"])
+    # ... and without fingerprints (an older manifest) the read still fails cleanly.
+    _drop_fingerprints(toy_root.root)
+    with pytest.warns(UnverifiedPackWarning, match="without fingerprints"):
+        store = PackedFeatureStore(toy_root.root, "train", split.video_ids, ["clips"])
     with pytest.raises(DataError, match=r"clips\.npy: cannot open packed file"):
         store.read("clips", np.array([0]))
 
@@ -146,3 +166,42 @@ def test_row_copy_and_gather_paths_agree(
     for indices in (np.array([2, 3, 4, 0, 6, 6, 1]), np.arange(7), np.array([5])):
         for key in KEYS:
             np.testing.assert_array_equal(packed.read(key, indices), official.read(key, indices))
+
+
+def test_official_store_refuses_non_finite_features(toy_root) -> None:
+    split = load_split(toy_root.root, "train")
+    store = OfficialFeatureStore(toy_root.root, split.video_ids, ["audio"])
+    victim_id = split.video_ids[2]
+    victim = toy_root.feature_path("audio", victim_id)
+    array = np.load(victim)
+    array[4, 7] = np.inf
+    np.save(victim, array)
+    store.read("audio", np.array([0, 1]))  # other videos still load
+    with pytest.raises(DataError, match=rf"{victim_id}\.npy: audio features of video {victim_id}"):
+        store.read("audio", np.array([0, 2]))
+    array[4, 7] = np.nan
+    np.save(victim, array)
+    with pytest.raises(DataError, match=r"non-finite values \(nan/inf\)"):
+        store.read("audio", np.array([2]))
+
+
+@pytest.mark.parametrize("key", ["audio", "clips"])  # gather path and, for clips, row copies
+def test_packed_store_refuses_non_finite_rows(toy_root, monkeypatch, key: str) -> None:
+    from avvp.data import features
+
+    monkeypatch.setattr(features, "_ROW_COPY_MIN_BYTES", 0 if key == "clips" else 1 << 40)
+    pack_dataset(toy_root.root, keys=[key], splits=["train"])
+    split = load_split(toy_root.root, "train")
+    file = toy_root.root / "packed" / "train" / f"{key}.npy"
+    stat = file.stat()
+    packed = np.load(file, mmap_mode="r+")
+    packed[3, 1, 2] = np.nan
+    packed.flush()
+    del packed
+    # Damage that keeps size and mtime (bit rot) passes the cheap staleness check.
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    store = PackedFeatureStore(toy_root.root, "train", split.video_ids, [key])
+    assert store.read(key, np.array([0, 1, 2])).shape[0] == 3
+    message = rf"{key}\.npy: row 3 \(video {split.video_ids[3]}\) of packed {key} holds non-finite"
+    with pytest.raises(DataError, match=message):
+        store.read(key, np.array([1, 3, 0]))

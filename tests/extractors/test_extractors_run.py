@@ -91,3 +91,16 @@ def test_cli_extract_rejects_bad_arguments(
     assert "needs its published weights" in capsys.readouterr().err
     assert main(["extract", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
     assert "videos folder not found" in capsys.readouterr().err
+
+
+def test_cli_extract_random_weights_are_seeded(tmp_path: Path) -> None:
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    write_test_video(folder / "aaa.mp4", seconds=1.0, seed=3)
+    features = {}
+    for run, seed in (("a", "0"), ("b", "0"), ("c", "1")):
+        argv = ["extract", str(folder), "--out", str(tmp_path / run), "--extractors", "vggish"]
+        assert main([*argv, "--random-weights", "--seed", seed]) == 0
+        features[run] = np.load(tmp_path / run / "feats/vggish/aaa.npy")
+    np.testing.assert_array_equal(features["a"], features["b"])
+    assert not np.array_equal(features["a"], features["c"])

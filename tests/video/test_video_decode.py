@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -97,3 +98,35 @@ def test_large_frames_are_downscaled(tmp_path: Path) -> None:
         native = decode_video(path, max_short_side=None)
     assert video.frames.shape[1:] == (128, 228, 3)
     assert native.frames.shape[1:] == (360, 640, 3)
+
+
+def _remux(source: Path, target: Path, **options: str) -> Path:
+    """Copy the packets of ``source`` into a new container (no re-encoding)."""
+    with av.open(str(source)) as inp, av.open(str(target), "w", options=options) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        for packet in inp.demux():
+            if packet.dts is None:  # the demuxer's end-of-stream flush packets
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return target
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])  # stream duration / container duration
+def test_playable_truncated_file_is_an_error(tmp_path: Path, suffix: str) -> None:
+    source = write_test_video(tmp_path / "source.mp4", seconds=5.0, fps=25, seed=4)
+    # faststart puts the index (moov) first, so the cut file still opens and plays.
+    options = {"movflags": "faststart"} if suffix == ".mp4" else {}
+    intact = _remux(source, tmp_path / f"intact{suffix}", **options)
+    data = intact.read_bytes()
+    if suffix == ".mp4":
+        assert data.find(b"moov") < data.find(b"mdat")
+    assert decode_video(intact).num_segments == 5
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: int(len(data) * 0.4)])
+    with pytest.raises(DataError) as raised:
+        decode_video(cut)
+    message = str(raised.value)
+    assert message.startswith(f"{cut}: truncated video: decoded ")
+    declared = float(message.split(" s the file declares")[0].split("of the ")[-1])
+    assert declared == pytest.approx(5.0, abs=0.05)

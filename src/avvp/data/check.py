@@ -2,9 +2,10 @@
 
 :func:`check_dataset` returns every problem found (it does not stop at the first): missing or
 unreadable files, wrong shapes or dtypes, non-finite values, pseudo labels that are not 0/1,
-feature files whose id is in no split, split videos without their file, and packed files that do
-not match their manifest (ids, shape, dtype, sha256). Known annotation defects (see
-:mod:`avvp.data.llp`) are not problems: loading warns about them.
+feature files whose id is in no split, split videos without their file, packed files that do
+not match their manifest (ids, shape, dtype, sha256) and stale packs (a packed or source file
+whose size or mtime changed since packing; one problem per split/key). Known annotation defects
+(see :mod:`avvp.data.llp`) are not problems: loading warns about them.
 """
 
 from __future__ import annotations
@@ -21,19 +22,24 @@ from tqdm import tqdm
 from avvp.data.features import (
     FEATURE_SPECS,
     FeatureSpec,
+    UnverifiedPackWarning,
     existing_keys,
     file_sha256,
+    find_stale,
+    has_fingerprints,
     manifest_path,
     packed_row_shape,
     read_manifest,
     resolve_specs,
 )
 from avvp.data.llp import (
+    EVAL_FILES,
     EVAL_WIDE_DEFECTS,
     SPLIT_FILES,
     DataDefectWarning,
     LLPSplit,
     find_annotations_dir,
+    find_unknown_classes,
     load_split,
 )
 from avvp.errors import ConfigError, DataError
@@ -87,7 +93,7 @@ def _check_array(path: Path, spec: FeatureSpec) -> list[Problem]:
 
 
 def _check_folder(
-    root: Path, spec: FeatureSpec, split_ids: set[str], progress: tqdm
+    root: Path, spec: FeatureSpec, split_ids: set[str], known_ids: set[str], progress: tqdm
 ) -> tuple[list[Problem], int]:
     folder = root / spec.folder
     if not folder.is_dir():
@@ -96,7 +102,7 @@ def _check_folder(
     problems = []
     for video_id in sorted(split_ids - present.keys()):
         problems.append(Problem(folder / f"{video_id}.npy", f"missing {spec.key} file"))
-    for video_id in sorted(present.keys() - split_ids):
+    for video_id in sorted(present.keys() - known_ids):
         problems.append(Problem(present[video_id], "id is in no split (AVVP_*.csv)"))
     checked = 0
     for video_id in sorted(present.keys() & split_ids):
@@ -106,7 +112,9 @@ def _check_folder(
     return problems, checked
 
 
-def _check_packed(root: Path, splits: dict[str, LLPSplit], progress: tqdm) -> list[Problem]:
+def _check_packed(
+    root: Path, splits: dict[str, LLPSplit], unloaded: set[str], progress: tqdm
+) -> list[Problem]:
     path = manifest_path(root)
     try:
         manifest = read_manifest(root)
@@ -115,7 +123,11 @@ def _check_packed(root: Path, splits: dict[str, LLPSplit], progress: tqdm) -> li
     if manifest is None:
         return []
     problems = []
+    unverified = []
     for split, entry in manifest["splits"].items():
+        if split in unloaded:
+            progress.update(len(entry.get("keys", {})))
+            continue  # its annotation file is broken (reported): nothing to compare with
         if split not in splits:
             problems.append(Problem(path, f"unknown split {split!r}"))
             continue
@@ -124,13 +136,24 @@ def _check_packed(root: Path, splits: dict[str, LLPSplit], progress: tqdm) -> li
                 Problem(path, f"ids of split {split!r} differ from {SPLIT_FILES[split]}")
             )
         for key, info in entry.get("keys", {}).items():
-            problems.extend(_check_packed_file(root, split, key, info, len(splits[split])))
+            if not has_fingerprints(info):
+                unverified.append(f"{split}/{key}")
+            ids = list(entry.get("ids", []))
+            problems.extend(_check_packed_file(root, split, key, info, len(splits[split]), ids))
             progress.update(1)
+    if unverified:
+        warnings.warn(
+            f"{path}: written without fingerprints, so changed source files of "
+            f"{', '.join(unverified)} cannot be detected; `avvp data pack {root} --force` "
+            "records them",
+            UnverifiedPackWarning,
+            stacklevel=3,
+        )
     return problems
 
 
 def _check_packed_file(
-    root: Path, split: str, key: str, info: dict[str, Any], count: int
+    root: Path, split: str, key: str, info: dict[str, Any], count: int, ids: list[str]
 ) -> list[Problem]:
     file = root / "packed" / split / f"{key}.npy"
     if key not in FEATURE_SPECS:
@@ -138,6 +161,11 @@ def _check_packed_file(
     spec = FEATURE_SPECS[key]
     if not file.is_file():
         return [Problem(file, "packed file listed in the manifest is missing")]
+    fix = f"run `avvp data pack {root} --force`"
+    stale = find_stale(root, file, ids, info) if has_fingerprints(info) else None
+    if stale is not None and stale.path != file:
+        more = f", {stale.changed} file(s) in all" if stale.changed > 1 else ""
+        return [Problem(stale.path, f"{stale.message}{more}; packed {split}/{key} is stale: {fix}")]
     problems = []
     try:
         array = np.load(file, mmap_mode="r", allow_pickle=False)
@@ -159,7 +187,12 @@ def _check_packed_file(
         problems.append(Problem(file, f"dtype {array.dtype}, manifest says {info.get('dtype')}"))
     del array
     if file_sha256(file) != info.get("sha256"):
-        problems.append(Problem(file, "sha256 differs from the manifest (file changed or torn)"))
+        problems.append(
+            Problem(file, f"sha256 differs from the manifest (file changed or torn); {fix}")
+        )
+    elif stale is not None:
+        # Same content with another size/mtime (copied or touched): loading would refuse it.
+        problems.append(Problem(file, f"{stale.message}, content (sha256) unchanged; {fix}"))
     return problems
 
 
@@ -173,6 +206,9 @@ def check_dataset_report(root: Path, *, keys: Sequence[str] | None = None) -> Ch
     splits: dict[str, LLPSplit] = {}
     problems: list[Problem] = []
     defects: dict[str, int] = {}
+    # Ids of splits that failed to load, read leniently: their feature files are then not
+    # reported as "in no split" (one broken line must give one problem, not one per video).
+    unloaded: dict[str, set[str]] = {}
     for split in SPLIT_FILES:
         try:
             # The defects are already summarized by load warnings; here they are only counted.
@@ -184,7 +220,17 @@ def check_dataset_report(root: Path, *, keys: Sequence[str] | None = None) -> Ch
                 merge = max if kind in EVAL_WIDE_DEFECTS else sum
                 defects[kind] = merge((defects.get(kind, 0), count))
         except DataError as exc:
-            problems.append(Problem(annotations / SPLIT_FILES[split], str(exc)))
+            unloaded[split] = _lenient_ids(annotations / SPLIT_FILES[split])
+            # A broken eval or test file also stops the val load (and vice versa): report once.
+            problem = _located_problem(exc, annotations / SPLIT_FILES[split])
+            if problem not in problems:
+                problems.append(problem)
+    # Loading ignores unknown class names (a counted defect); here they are problems.
+    defects.pop("unknown_class", None)
+    broken = {p.path for p in problems}
+    for name in (*SPLIT_FILES.values(), *EVAL_FILES.values()):
+        if (annotations / name).is_file() and annotations / name not in broken:
+            problems.extend(_unknown_class_problems(annotations / name))
     owner: dict[str, str] = {}
     for name, llp_split in splits.items():
         for video_id in llp_split.video_ids:
@@ -203,17 +249,62 @@ def check_dataset_report(root: Path, *, keys: Sequence[str] | None = None) -> Ch
         sum(len(e.get("keys", {})) for e in manifest["splits"].values()) if manifest else 0
     )
     split_ids = set(owner)
+    known_ids = split_ids.union(*unloaded.values())
     checked = 0
     with tqdm(
         total=len(split_ids) * len(specs) + packed_files, desc="check", unit="file", disable=None
     ) as progress:
         for spec in specs:
-            found, count = _check_folder(root, spec, split_ids, progress)
+            found, count = _check_folder(root, spec, split_ids, known_ids, progress)
             problems.extend(found)
             checked += count
-        problems.extend(_check_packed(root, splits, progress))
+        problems.extend(_check_packed(root, splits, set(unloaded), progress))
     checked += packed_files
     return CheckReport(problems, keys, len(split_ids), checked, sum(defects.values()))
+
+
+def _located_problem(exc: DataError, default: Path) -> Problem:
+    """A load error as a Problem on the file it names (``<file>:<line>: <what>``), so the file
+    is not printed twice."""
+    text = str(exc)
+    head, sep, rest = text.partition(": ")
+    path, colon, line = head.rpartition(":")
+    if sep and colon and line.isdigit():
+        return Problem(Path(path), f"line {line}: {rest}")
+    if sep and Path(head).suffix == ".csv":
+        return Problem(Path(head), rest)
+    return Problem(default, text)
+
+
+def _lenient_ids(path: Path) -> set[str]:
+    """The 11-character ids of a split file that does not load: the first token of each line."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    except OSError:
+        return set()
+    return {line.split()[0][:11] for line in lines[1:] if line.strip()}
+
+
+def _unknown_class_problems(path: Path) -> list[Problem]:
+    """One problem per distinct unknown class name of an annotation file (first line, count)."""
+    try:
+        unknown = find_unknown_classes(path)
+    except DataError:
+        return []  # malformed: already reported by the load
+    problems = []
+    for name, lines in unknown.items():
+        rows = f" (and {len(lines) - 1} more row(s))" if len(lines) > 1 else ""
+        hint = (
+            "; quotes are not part of the format (tab-separated, unquoted)" if '"' in name else ""
+        )
+        problems.append(
+            Problem(
+                path,
+                f"line {lines[0]}: unknown class name {name!r}{rows}, not one of the 25 LLP "
+                f"classes (loading ignores it){hint}",
+            )
+        )
+    return problems
 
 
 def _read_manifest_quiet(root: Path) -> dict[str, Any] | None:

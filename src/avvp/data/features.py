@@ -10,12 +10,20 @@ Both implement :class:`FeatureStore`: ``read(key, indices)`` returns a float32 b
   ``<root>/packed/manifest.json`` records, per split, the ids and per key the shape, dtype,
   sha256 and source folder (see :mod:`avvp.data.pack`). Pseudo labels are packed as uint8
   (0/1), features as float32.
+
+Staleness: the manifest also records cheap fingerprints (size and mtime in ns) of every packed
+array and of every source file it was packed from. Opening a packed store compares them
+(``stat`` calls only, no reads) and refuses a stale pack with a one-line DataError naming the
+changed file; a manifest written before fingerprints existed is accepted with an
+:class:`UnverifiedPackWarning`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +43,13 @@ __all__ = [
     "FeatureStore",
     "OfficialFeatureStore",
     "PackedFeatureStore",
+    "StaleEntry",
+    "UnverifiedPackWarning",
     "existing_keys",
+    "file_fingerprint",
     "file_sha256",
+    "find_stale",
+    "has_fingerprints",
     "load_manifest",
     "load_video_array",
     "manifest_path",
@@ -149,6 +162,72 @@ def file_sha256(path: Path, *, chunk_bytes: int = 1 << 23) -> str:
     return digest.hexdigest()
 
 
+class UnverifiedPackWarning(UserWarning):
+    """A packed manifest has no fingerprints (written by an older avvp): staleness unchecked."""
+
+
+def file_fingerprint(path: Path) -> tuple[int, int]:
+    """(size in bytes, mtime in ns): changes whenever a file is rewritten or edited."""
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
+
+
+def has_fingerprints(info: dict[str, Any]) -> bool:
+    """Whether a manifest key entry records the fingerprints :func:`find_stale` compares."""
+    return all(
+        name in info
+        for name in ("packed_size", "packed_mtime_ns", "source_size", "source_mtime_ns")
+    )
+
+
+@dataclass(frozen=True)
+class StaleEntry:
+    """Why a packed array is stale: the first changed file, what changed, how many changed."""
+
+    path: Path
+    message: str
+    changed: int
+
+
+def find_stale(
+    root: Path, packed_file: Path, ids: Sequence[str], info: dict[str, Any]
+) -> StaleEntry | None:
+    """Compare the fingerprints of ``info`` (a manifest key entry) with the files on disk.
+
+    ``packed_file`` is the packed array; the sources are ``root/<info["source"]>/<id>.npy``.
+    A source that no longer exists is not staleness (a pack may outlive its sources: it holds
+    what was packed); a source whose size or mtime differs is. None when everything matches.
+    Requires :func:`has_fingerprints`.
+    """
+    try:
+        size, mtime = file_fingerprint(packed_file)
+    except FileNotFoundError:
+        return StaleEntry(packed_file, "packed file listed in the manifest is missing", 1)
+    if (size, mtime) != (info["packed_size"], info["packed_mtime_ns"]):
+        what = f"size {info['packed_size']} -> {size}" if size != info["packed_size"] else "mtime"
+        return StaleEntry(packed_file, f"packed file changed after packing ({what})", 1)
+    sizes, mtimes = info["source_size"], info["source_mtime_ns"]
+    if len(sizes) != len(ids) or len(mtimes) != len(ids):
+        return StaleEntry(packed_file, "manifest fingerprints do not match the packed ids", 1)
+    folder = Path(root) / str(info.get("source", ""))
+    if not folder.is_dir():
+        return None
+    first: tuple[Path, str] | None = None
+    changed = 0
+    for video_id, old_size, old_mtime in zip(ids, sizes, mtimes, strict=True):
+        path = folder / f"{video_id[:11]}.npy"
+        try:
+            new_size, new_mtime = file_fingerprint(path)
+        except FileNotFoundError:
+            continue
+        if (new_size, new_mtime) != (old_size, old_mtime):
+            changed += 1
+            if first is None:
+                what = f"size {old_size} -> {new_size}" if new_size != old_size else "mtime"
+                first = (path, f"source changed after packing ({what})")
+    return None if first is None else StaleEntry(first[0], first[1], changed)
+
+
 def read_manifest(root: Path) -> dict[str, Any] | None:
     """The packed manifest of ``root``, or None when there is none; DataError when unreadable."""
     return load_manifest(manifest_path(root))
@@ -232,7 +311,16 @@ class OfficialFeatureStore:
         rows = _as_indices(indices, len(self.ids))
         out = np.empty((len(rows), *spec.shape), dtype=np.float32)
         for slot, index in enumerate(rows):
-            out[slot] = load_video_array(self.path(key, int(index)), spec)
+            path = self.path(key, int(index))
+            array = load_video_array(path, spec)
+            # NaN/Inf would otherwise surface as a loss traceback (train) or as a video with
+            # no prediction (eval), neither naming the file.
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise DataError(
+                    f"{path}: {key} features of video {self.ids[int(index)]} hold non-finite "
+                    f"values (nan/inf); re-extract the file (`avvp data check` lists them all)"
+                )
+            out[slot] = array
         return out
 
 
@@ -267,10 +355,21 @@ class PackedFeatureStore:
             )
         self._entries: dict[str, dict[str, Any]] = {}
         self._row_shapes: dict[str, tuple[int, ...]] = {}
+        unverified = []
         for key in self.keys:
             info = entry.get("keys", {}).get(key)
             if info is None:
                 raise DataError(f"{path}: key {key!r} of split {split!r} is not packed")
+            if not has_fingerprints(info):
+                unverified.append(key)
+            else:
+                stale = find_stale(self.root, self.file(key), entry["ids"], info)
+                if stale is not None:
+                    more = f", {stale.changed} file(s) in all" if stale.changed > 1 else ""
+                    raise DataError(
+                        f"{stale.path}: {stale.message}{more}; packed {split}/{key} is stale: "
+                        f"run `avvp data pack {self.root} --force`"
+                    )
             row_shape = packed_row_shape(self.specs[key], int(info.get("frame_pool", 1)))
             self._row_shapes[key] = row_shape
             expected = [len(self.ids), *row_shape]
@@ -280,6 +379,14 @@ class PackedFeatureStore:
                     f"expected {expected}"
                 )
             self._entries[key] = info
+        if unverified:
+            warnings.warn(
+                f"{path}: written without fingerprints, so changes to the packed or source files "
+                f"of {split}/{','.join(unverified)} go unnoticed; `avvp data pack {self.root} "
+                f"--force` records them",
+                UnverifiedPackWarning,
+                stacklevel=2,
+            )
         self._maps: dict[str, np.memmap] = {}
 
     def file(self, key: str) -> Path:
@@ -313,6 +420,14 @@ class PackedFeatureStore:
             np.take(array, rows, axis=0, out=out)
         else:
             out[...] = array[rows]
+        # Packing refuses non-finite sources, so NaN/Inf here means an edited or damaged pack;
+        # checking the batch costs one pass over memory that is already in cache.
+        if array.dtype.kind == "f" and not np.isfinite(out).all():
+            bad = int(rows[np.flatnonzero(~np.isfinite(out).reshape(len(rows), -1).all(axis=1))[0]])
+            raise DataError(
+                f"{self.file(key)}: row {bad} (video {self.ids[bad]}) of packed {key} holds "
+                f"non-finite values (nan/inf); run `avvp data pack {self.root} --force`"
+            )
         return out
 
     def close(self) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "LLPSplit",
     "WeakLabelRecord",
     "find_annotations_dir",
+    "find_unknown_classes",
     "load_split",
     "read_eval_events",
     "read_weak_labels",
@@ -287,6 +288,25 @@ def read_eval_events(path: Path, *, defects: DefectLog | None = None) -> list[Ev
     if defects is None:
         log.warn()
     return records
+
+
+def find_unknown_classes(path: Path) -> dict[str, list[int]]:
+    """Class names of a split or eval file that are not LLP classes -> the lines naming them.
+
+    Loading tolerates these (they are counted as ``unknown_class`` and ignored); ``avvp data
+    check`` reports them, since they usually are typos that silently drop a label. The kind of
+    file is told by its header; a malformed file is a DataError as in loading.
+    """
+    path = Path(path)
+    lines = read_text_lines(path, "annotation file")
+    is_eval = bool(lines) and tuple(f.strip() for f in lines[0].split("\t")) == _EVAL_HEADER
+    unknown: dict[str, list[int]] = {}
+    for number, fields in _read_rows(path, _EVAL_HEADER if is_eval else _WEAK_HEADER):
+        names = [fields[3]] if is_eval else [name.strip() for name in fields[1].split(",")]
+        for name in names:
+            if name not in CLASS_INDEX:
+                unknown.setdefault(name, []).append(number)
+    return unknown
 
 
 def find_annotations_dir(root: Path) -> Path:

@@ -8,12 +8,21 @@ float32 for features, uint8 (0/1) for pseudo labels (4x smaller; stores return f
      "splits": {"train": {"source_csv": "AVVP_train.csv", "ids": ["BjCEufrlXm4", ...],
                           "keys": {"audio": {"file": "train/audio.npy", "shape": [10000, 10, 128],
                                              "dtype": "float32", "sha256": "...",
-                                             "source": "feats/vggish"}, ...}}, ...}}
+                                             "source": "feats/vggish",
+                                             "packed_size": ..., "packed_mtime_ns": ...,
+                                             "source_size": [...], "source_mtime_ns": [...]},
+                                   ...}}, ...}}
 
-Packing is resumable: a split/key whose manifest entry has the same ids, shape and dtype (and,
-with ``verify``, the same sha256 as the file on disk) is skipped. Each file is written to a
-temporary name and renamed into place, and the manifest is rewritten (atomically) after each key,
-so an interrupted run leaves a consistent pack.
+``packed_*`` fingerprint the packed file and ``source_*`` (in id order) the source file of each
+video, as they were when packed; :func:`~avvp.data.features.find_stale` compares them.
+
+Packing over an existing pack rebuilds only what is stale: a split/key is skipped when its
+manifest entry has the same ids, shape, dtype and source folder, its fingerprints match the
+files on disk (no packed or source file changed since) and, with ``verify``, the packed file
+still has its sha256. An entry without fingerprints (an older avvp) is rebuilt. ``force``
+rebuilds every selected split/key. Each file is written to a temporary name and renamed into
+place, and the manifest is rewritten (atomically) after each key, so an interrupted run leaves
+a consistent pack.
 """
 
 from __future__ import annotations
@@ -36,7 +45,10 @@ from avvp.data.features import (
     POOLABLE_KEYS,
     FeatureSpec,
     existing_keys,
+    file_fingerprint,
     file_sha256,
+    find_stale,
+    has_fingerprints,
     load_manifest,
     load_video_array,
     packed_row_shape,
@@ -48,10 +60,23 @@ from avvp.errors import ConfigError, DataError
 __all__ = ["pack_dataset", "write_json_atomic"]
 
 
+def _dumps(value: Any, depth: int = 0) -> str:
+    """JSON with one item per line, except lists of scalars, which stay on one line (the
+    per-video id and fingerprint lists would otherwise take a line per video)."""
+    pad = " " * (depth + 1)
+    if isinstance(value, dict) and value:
+        items = [f"{pad}{json.dumps(k)}: {_dumps(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * depth + "}"
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        items = [f"{pad}{_dumps(v, depth + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + " " * depth + "]"
+    return json.dumps(value, separators=(", ", ": "))
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temporary file beside ``path`` and rename it into place."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    tmp.write_text(_dumps(data) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -81,11 +106,14 @@ def _convert(array: np.ndarray, spec: FeatureSpec, path: Path, frame_pool: int =
 
 def _write_packed(
     target: Path, root: Path, ids: Sequence[str], spec: FeatureSpec, desc: str, frame_pool: int
-) -> str:
-    """Stream every video's file into ``target`` (via a temporary file); returns its sha256."""
+) -> tuple[str, list[tuple[int, int]]]:
+    """Stream every video's file into ``target`` (via a temporary file); returns its sha256 and
+    the fingerprint of every source file, taken before reading it (a file rewritten while
+    packing then shows as stale)."""
     dtype = np.dtype(spec.packed_dtype)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     digest = hashlib.sha256()
+    fingerprints: list[tuple[int, int]] = []
     try:
         with open(tmp, "wb") as handle:
             header = _npy_header((len(ids), *packed_row_shape(spec, frame_pool)), dtype)
@@ -93,6 +121,10 @@ def _write_packed(
             digest.update(header)
             for video_id in tqdm(ids, desc=desc, unit="video", disable=None, leave=False):
                 path = root / spec.folder / f"{video_id}.npy"
+                try:
+                    fingerprints.append(file_fingerprint(path))
+                except FileNotFoundError:
+                    raise DataError(f"{path}: missing {spec.key} feature file") from None
                 array = load_video_array(path, spec)
                 data = _convert(array, spec, path, frame_pool).tobytes()
                 handle.write(data)
@@ -103,12 +135,14 @@ def _write_packed(
     finally:
         if tmp.exists():
             tmp.unlink()
-    return digest.hexdigest()
+    return digest.hexdigest(), fingerprints
 
 
 def _entry_is_current(
     info: dict[str, Any] | None,
     file: Path,
+    root: Path,
+    ids: Sequence[str],
     shape: list[int],
     spec: FeatureSpec,
     verify: bool,
@@ -122,6 +156,8 @@ def _entry_is_current(
         return False
     if info.get("source") != spec.folder:
         return False
+    if not has_fingerprints(info) or find_stale(root, file, ids, info) is not None:
+        return False
     return not verify or file_sha256(file) == info.get("sha256")
 
 
@@ -133,12 +169,14 @@ def pack_dataset(
     out: Path | None = None,
     verify: bool = True,
     frame_pool: int = 8,
+    force: bool = False,
 ) -> Path:
     """Pack ``keys`` (None: every key whose folder exists) of ``splits``; returns the pack folder.
 
     ``out`` defaults to ``<root>/packed`` (the place :func:`~avvp.data.features.open_feature_store`
-    looks). With ``verify``, already-packed files are re-hashed before being skipped and each new
-    file is re-hashed from disk after writing. ``frame_pool`` (default 8: one row per segment)
+    looks). Split/keys already packed and not stale are skipped unless ``force``. With
+    ``verify``, already-packed files are re-hashed before being skipped and each new file is
+    re-hashed from disk after writing. ``frame_pool`` (default 8: one row per segment)
     stores ResNet frames averaged per segment, the same function for every model (see
     :func:`~avvp.data.features.packed_row_shape`); 1 keeps all 80 frames.
     """
@@ -174,16 +212,18 @@ def pack_dataset(
             file = out / split / f"{spec.key}.npy"
             pool = frame_pool if spec.key in POOLABLE_KEYS else 1
             shape = [len(ids), *packed_row_shape(spec, pool)]
-            if _entry_is_current(entry["keys"].get(spec.key), file, shape, spec, verify, pool):
+            info = entry["keys"].get(spec.key)
+            if not force and _entry_is_current(info, file, root, ids, shape, spec, verify, pool):
                 continue
             # Drop the stale entry first so an interruption never leaves it pointing at new data.
             entry["keys"].pop(spec.key, None)
             write_json_atomic(manifest_file, manifest)
-            sha256 = _write_packed(
+            sha256, sources = _write_packed(
                 file, root, ids, spec, desc=f"pack {split}/{spec.key}", frame_pool=pool
             )
             if verify and file_sha256(file) != sha256:
                 raise DataError(f"{file}: sha256 after writing differs from the data written")
+            packed_size, packed_mtime = file_fingerprint(file)
             entry["keys"][spec.key] = {
                 "file": f"{split}/{spec.key}.npy",
                 "shape": shape,
@@ -191,6 +231,10 @@ def pack_dataset(
                 "sha256": sha256,
                 "source": spec.folder,
                 **({"frame_pool": pool} if pool > 1 else {}),
+                "packed_size": packed_size,
+                "packed_mtime_ns": packed_mtime,
+                "source_size": [size for size, _ in sources],
+                "source_mtime_ns": [mtime for _, mtime in sources],
             }
             write_json_atomic(manifest_file, manifest)
     write_json_atomic(manifest_file, manifest)

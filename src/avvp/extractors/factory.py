@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import torch
+
 from avvp.errors import ConfigError
 from avvp.extractors.base import FeatureExtractor
 
@@ -84,13 +86,20 @@ def parse_weights(items: Sequence[str] | None) -> dict[str, Path]:
 
 
 def create_extractor(
-    name: str, *, weights: Mapping[str, Path] | None = None, allow_random: bool = False
+    name: str,
+    *,
+    weights: Mapping[str, Path] | None = None,
+    allow_random: bool = False,
+    seed: int = 0,
 ) -> FeatureExtractor:
     """Build extractor ``name`` with its weights from ``weights[name]``.
 
     The benchmark extractors (vggish, res152, r2plus1d_18) need published weights; only with
     ``allow_random`` do they run with random ones (tests, timing). EfficientNet-Lite0 uses its
-    packaged weights when none are given.
+    packaged weights when none are given. Every build draws its random initialisation from
+    ``seed`` (mixed with the extractor's position in :data:`EXTRACTOR_NAMES`) inside a forked
+    torch RNG, so random-weight features are the same in every run and the caller's global RNG
+    state is left untouched.
     """
     if name not in _BUILDERS:
         raise ConfigError(f"unknown extractor {name!r}; known: {', '.join(EXTRACTOR_NAMES)}")
@@ -101,4 +110,7 @@ def create_extractor(
             f"extractor {name!r} needs its published weights: --weights {name}=PATH "
             "(see docs/parse.md)"
         )
-    return _BUILDERS[name](path, weights)
+    with torch.random.fork_rng(devices=[]):
+        # A distinct stream per extractor: two extractors never share initial weights.
+        torch.manual_seed(seed * len(EXTRACTOR_NAMES) + EXTRACTOR_NAMES.index(name))
+        return _BUILDERS[name](path, weights)

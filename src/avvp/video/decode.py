@@ -12,6 +12,11 @@ to 16 kHz mono. :func:`decode_video` reproduces that sampling with PyAV:
 * Audio: resampled to 16 kHz float32 by libswresample, channels averaged to mono, then cut or
   zero-padded to exactly ``T * 16000`` samples. A file without an audio track gives silence and a
   warning.
+* Truncation: a file cut short after its index (an mp4 with the ``moov`` atom first, a partial
+  download) still decodes, just shorter. The decoded video duration is compared with the one the
+  file declares (the video stream's, else the container's) and a shortfall above
+  :data:`TRUNCATION_TOLERANCE_S` (:data:`CONTAINER_TOLERANCE_S` when only the container's,
+  which may be the longer audio's, is known) raises :class:`~avvp.errors.DataError`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,12 @@ from avvp.errors import DataError
 
 DEFAULT_FPS: int = 8
 DEFAULT_SAMPLE_RATE: int = 16000
+# How much shorter than declared the decoded video may be. The stream's own duration matches
+# the decoded one to within a frame on intact files (the LLP clip: 10.028 s both ways); half a
+# second leaves room for an odd last-frame duration while catching any lost segment of most
+# clips. A container duration may be the audio's, which can outlast the video: allow more.
+TRUNCATION_TOLERANCE_S: float = 0.5
+CONTAINER_TOLERANCE_S: float = 1.0
 
 
 class NoAudioWarning(UserWarning):
@@ -119,6 +130,7 @@ def decode_video(
         vstream = container.streams.video[0]
         vstream.thread_type = "AUTO"
         rate = float(vstream.average_rate or vstream.guessed_rate or 25)
+        declared = _declared_duration(container, vstream)
         try:
             frame_list, times = _decode_frames(container, vstream, rate, max_short_side)
         except av.error.FFmpegError as exc:
@@ -126,6 +138,12 @@ def decode_video(
     if not frame_list:
         raise DataError(f"{path}: no decodable video frames")
     duration = times[-1] + 1.0 / rate
+    if declared is not None and duration < declared[0] - declared[1]:
+        raise DataError(
+            f"{path}: truncated video: decoded {duration:.2f} s of the {declared[0]:.2f} s the "
+            f"file declares (cut short, e.g. a partial download); re-download it, or re-encode "
+            f"the readable part with ffmpeg to use it"
+        )
     # A tolerance of 1 ms absorbs timestamp rounding (a 10 s clip must give 10 segments).
     num_segments = math.floor(duration + 1e-3)
     if num_segments < 1:
@@ -146,6 +164,17 @@ def decode_video(
         sample_rate=sample_rate,
         has_audio=has_audio,
     )
+
+
+def _declared_duration(
+    container: av.container.InputContainer, vstream: av.video.stream.VideoStream
+) -> tuple[float, float] | None:
+    """(seconds the file says its video lasts, tolerance), or None when it says nothing."""
+    if vstream.duration and vstream.time_base:
+        return float(vstream.duration * vstream.time_base), TRUNCATION_TOLERANCE_S
+    if container.duration:
+        return container.duration / av.time_base, CONTAINER_TOLERANCE_S
+    return None
 
 
 def _decode_frames(

@@ -9,7 +9,10 @@ from avvp.data.features import FEATURE_SPECS
 from avvp.data.llp import SPLIT_FILES
 
 COMMAND: tuple[str, ...] = ("data", "pack")
-HELP = "pack per-video feature files of an LLP dataset root into <root>/packed (resumable)"
+HELP = (
+    "pack per-video feature files of an LLP dataset root into <root>/packed (resumable: only "
+    "missing or stale split/keys are rebuilt; --force rebuilds all)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="skip re-hashing packed files (faster resume, less safe)",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild every selected split/key, even those whose fingerprints say up to date",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         verify=args.verify,
         frame_pool=args.frame_pool,
+        force=args.force,
     )
     print(f"packed into {out} (manifest {out / 'manifest.json'})")
     return 0

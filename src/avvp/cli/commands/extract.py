@@ -31,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run the benchmark extractors with random weights (smoke tests and timing only)",
     )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the random initialisation (--random-weights): same seed, same features "
+        "(default 0)",
+    )
     parser.add_argument("--shard", default="0/1", help="i/n: process every n-th video from i")
     parser.add_argument("--overwrite", action="store_true", help="recompute existing files")
     parser.add_argument(
@@ -47,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard)
     videos = list_videos(args.videos)
     extractors = [
-        create_extractor(n, weights=weights, allow_random=args.random_weights) for n in names
+        create_extractor(n, weights=weights, allow_random=args.random_weights, seed=args.seed)
+        for n in names
     ]
     report = extract_folder(videos, args.out, extractors, shard=shard, overwrite=args.overwrite)
     total = len(videos[shard[0] :: shard[1]])
