@@ -1,4 +1,4 @@
-"""Class-label embeddings F^l (C, d_l) for the LEAP decoder (METHODS.md section 7).
+"""Class-label embeddings F^l (C, d_l) for the LEAP decoder (docs/methods.md section 7).
 
 Sources:
 
