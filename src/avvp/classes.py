@@ -1,4 +1,4 @@
-"""The LLP label space (METHODS.md section 1): 25 classes in the benchmark's index order."""
+"""The LLP label space (docs/methods.md section 1): 25 classes in the benchmark's index order."""
 
 from __future__ import annotations
 

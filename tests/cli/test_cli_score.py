@@ -119,30 +119,68 @@ def test_bad_prediction_row_is_one_line_error(
     assert f"{bad}:3: unknown class name 'NoSuchClass'" in err
 
 
-def test_real_llp_test_split(
-    llp_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def write_sampled_annotations(root: Path, *, num_test: int, seed: int) -> Path:
+    """An LLP-sized test split (and a small val split) whose labels and segment-level ground
+    truth follow the real LLP statistics (``sample_annotations``), in the official layout."""
+    from avvp.classes import LLP_CLASSES
+    from avvp.data.llp_stats import load_llp_stats
+    from avvp.data.synth import sample_annotations
+
+    rng = np.random.default_rng(seed)
+    stats = load_llp_stats()
+    root.mkdir(parents=True, exist_ok=True)
+    weak = ["filename\tevent_labels"]
+    rows = {"audio": ["filename\tonset\toffset\tevent_labels"]}
+    rows["visual"] = list(rows["audio"])
+    for split, count in (("val", 20), ("test", num_test)):
+        ann = sample_annotations(count, stats=stats, rng=rng)
+        names = [f"{split[0]}{i:010d}_0_10" for i in range(count)]
+        lines = list(weak)
+        for name, label in zip(names, ann.labels, strict=True):
+            lines.append(f"{name}\t" + ",".join(LLP_CLASSES[k] for k in np.flatnonzero(label)))
+        file = "AVVP_test_pd.csv" if split == "test" else "AVVP_val_pd.csv"
+        (root / file).write_text("\n".join(lines) + "\n")
+        for modality, gt in (("audio", ann.gt_audio), ("visual", ann.gt_visual)):
+            for name, per_class in zip(names, gt, strict=True):
+                for k, row in enumerate(per_class):
+                    # maximal runs of 1s -> one eval row each (offset exclusive)
+                    edges = np.diff(np.concatenate([[0], row.astype(int), [0]]))
+                    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+                    for on, off in zip(starts, ends, strict=True):
+                        rows[modality].append(f"{name}\t{on}\t{off}\t{LLP_CLASSES[k]}")
+    (root / "AVVP_train.csv").write_text("\n".join(weak) + "\n")
+    for modality, lines in rows.items():
+        (root / f"AVVP_eval_{modality}.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def check_test_split_scoring(
+    annotations: Path, num_videos: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Ground truth scores 1.0 everywhere; perturbed predictions score what parsing_scores says,
+    on all videos and on the overlap subset."""
     from avvp.data.llp import load_split
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        split = load_split(llp_dir, "test")
+        split = load_split(annotations, "test")
     assert split.gt_audio is not None and split.gt_visual is not None
     gt_a = split.gt_audio.astype(bool)
     gt_v = split.gt_visual.astype(bool)
     write_predictions(tmp_path / "gt.tsv", split.filenames, gt_a, gt_v)
-    report = score_json(capsys, str(tmp_path / "gt.tsv"), "--annotations", str(llp_dir))
-    assert report["num_videos"] == len(split.filenames) == 1200
+    report = score_json(capsys, str(tmp_path / "gt.tsv"), "--annotations", str(annotations))
+    assert report["num_videos"] == len(split.filenames) == num_videos
     assert all(report[k] == 1.0 for k in METRIC_KEYS)
     n_overlap = int(overlap_mask(gt_a, gt_v).sum())
+    assert 0 < n_overlap < num_videos
     assert report["subsets"]["overlap"]["num_videos"] == n_overlap
-    assert report["subsets"]["non_overlap"]["num_videos"] == 1200 - n_overlap
+    assert report["subsets"]["non_overlap"]["num_videos"] == num_videos - n_overlap
 
     rng = np.random.default_rng(0)
     pred_a = np.roll(gt_a, 1, axis=2) | (rng.random(gt_a.shape) < 0.01)
     pred_v = gt_v & (rng.random(gt_v.shape) < 0.9)
     write_predictions(tmp_path / "pert.tsv", split.filenames, pred_a, pred_v)
-    report = score_json(capsys, str(tmp_path / "pert.tsv"), "--annotations", str(llp_dir))
+    report = score_json(capsys, str(tmp_path / "pert.tsv"), "--annotations", str(annotations))
     want = parsing_scores(pred_a, pred_v, gt_a, gt_v)
     for key in METRIC_KEYS:
         assert report[key] == pytest.approx(want[key], abs=1e-12)
@@ -150,3 +188,15 @@ def test_real_llp_test_split(
     want_overlap = parsing_scores(pred_a[mask], pred_v[mask], gt_a[mask], gt_v[mask])
     for key in METRIC_KEYS:
         assert report["subsets"]["overlap"][key] == pytest.approx(want_overlap[key], abs=1e-12)
+
+
+def test_llp_sized_sampled_test_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The real test split's size and label statistics, without the real files."""
+    annotations = write_sampled_annotations(tmp_path / "ann", num_test=1200, seed=0)
+    check_test_split_scoring(annotations, 1200, tmp_path, capsys)
+
+
+def test_real_llp_test_split(
+    llp_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    check_test_split_scoring(llp_dir, 1200, tmp_path, capsys)

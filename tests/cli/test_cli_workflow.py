@@ -56,6 +56,17 @@ def release_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def fresh_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No label-embedding file anywhere: no env var, an empty home, an empty working directory."""
+    monkeypatch.delenv("AVVP_LABEL_EMBEDDINGS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
 @pytest.mark.parametrize(
     ("preset", "total", "blocks"),
     [
@@ -69,11 +80,12 @@ def test_info_json_counts(
     preset: str,
     total: int,
     blocks: int | None,
-    release_file: Path,
+    fresh_machine: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    extra = [f"model.decoder.label_embeddings.path={release_file}"] if "leap" in preset else []
-    assert main(["info", preset, *extra, "--json", "--no-flops"]) == 0
+    """`info` counts from a fresh checkout: LEAP's label-embedding file is not needed (the
+    embeddings are a fixed buffer of known shape)."""
+    assert main(["info", preset, "--json", "--no-flops"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["params"]["total"] == total
     assert info["params"]["trainable"] == total
@@ -145,6 +157,34 @@ def test_train_eval_explain(
     written = capsys.readouterr().out.split()
     assert any(p.endswith("_leap_attention.png") for p in written)
     assert all(Path(p).stat().st_size > 1000 for p in written)
+
+
+def test_train_leap_preset_label_embeddings(
+    synth_root: Path,
+    release_file: Path,
+    fresh_machine: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without the file anywhere `train` stops with one line naming where it looked and where to
+    get the file; `--label-embeddings` supplies it and is recorded in the run's config."""
+    runs = fresh_machine / "runs"
+    args = ["train", "han_leap", *TINY_LEAP, "--data", str(synth_root), "--out", str(runs)]
+    capsys.readouterr()
+    assert main([*args, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "llp_label_glove_embeddings.pt not found" in err
+    assert str(fresh_machine / "data" / "llp_label_glove_embeddings.pt") in err
+    assert ".cache/avvp/llp_label_glove_embeddings.pt" in err
+    assert "github.com/jasongief/LEAP" in err
+
+    assert main([*args, "--no-progress", "--label-embeddings", str(release_file)]) == 0
+    (run,) = runs.iterdir()  # the failed attempt left no run folder
+    assert str(release_file) in (run / "config.yaml").read_text()
+
+    assert main(["train", "han_mmil", "--data", str(synth_root), "--label-embeddings", "x"]) == 2
+    assert "--label-embeddings: config 'han_mmil' reads no label-embedding file" in (
+        capsys.readouterr().err
+    )
 
 
 def test_mmcse_train_and_explain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

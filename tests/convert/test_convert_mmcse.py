@@ -23,19 +23,12 @@ from avvp.errors import DataError
 from avvp.losses.mmcse import mmcse_loss
 from avvp.models.mmcse import build_mmcse, strip_training_heads
 
-TSV = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "docs"
-    / "official-state-dicts"
-    / "mmcse_clap_clip.tsv"
-)
+# Every key, shape and live/dead status of the reference state dict (fixtures/README.md).
+TSV = Path(__file__).resolve().parent / "fixtures" / "mmcse_clap_clip.tsv"
 HEADS = 8
 
 
 def read_tsv() -> list[tuple[str, tuple[int, ...], str]]:
-    if not TSV.is_file():
-        pytest.skip(f"reference state-dict table not found at {TSV}")
     rows = []
     for line in TSV.read_text().splitlines():
         if not line.strip() or line.startswith("#"):
@@ -90,17 +83,19 @@ def lin(sd: dict[str, Tensor], name: str, x: Tensor) -> Tensor:
     return x @ sd[f"{name}.weight"].T + sd[f"{name}.bias"]
 
 
-def ref_attention(sd: dict[str, Tensor], name: str, q: Tensor, kv: Tensor) -> tuple[Tensor, Tensor]:
+def ref_attention(
+    sd: dict[str, Tensor], name: str, q: Tensor, kv: Tensor, heads: int = HEADS
+) -> tuple[Tensor, Tensor]:
     """nn.MultiheadAttention semantics on (N, K, D) batches; returns output, head-mean weights."""
     n, k, d = q.shape
     w, bias = sd[f"{name}.in_proj_weight"], sd[f"{name}.in_proj_bias"]
     qq = q @ w[:d].T + bias[:d]
     kk = kv @ w[d : 2 * d].T + bias[d : 2 * d]
     vv = kv @ w[2 * d :].T + bias[2 * d :]
-    dh = d // HEADS
+    dh = d // heads
 
     def split(x: Tensor) -> Tensor:
-        return x.view(n, k, HEADS, dh).transpose(1, 2)
+        return x.view(n, k, heads, dh).transpose(1, 2)
 
     att = torch.softmax(split(qq) @ split(kk).transpose(-1, -2) / math.sqrt(dh), dim=-1)
     out = (att @ split(vv)).transpose(1, 2).reshape(n, k, d)
@@ -121,14 +116,14 @@ def ref_lgsf(sd: dict[str, Tensor], name: str, x: Tensor, y: Tensor | None) -> T
     return (rel * glob).view(b, k, t, d).permute(0, 2, 1, 3)
 
 
-def ref_fgse(sd: dict[str, Tensor], i: int, q: Tensor, kv: Tensor):
+def ref_fgse(sd: dict[str, Tensor], i: int, q: Tensor, kv: Tensor, heads: int = HEADS):
     p = f"av_enhance.layers.{i}"
     b, t, k, d = q.shape
     q0 = q.reshape(b * t, k, d)
-    s1, m_intra = ref_attention(sd, f"{p}.SECM_1.attn", q0, q0)
+    s1, m_intra = ref_attention(sd, f"{p}.SECM_1.attn", q0, q0, heads)
     s1 = (q0 + s1).view(b, t, k, d)
     igf1 = q + ref_lgsf(sd, f"{p}.LGSF_1", s1, None)
-    s2, m_cross = ref_attention(sd, f"{p}.SECM_2.attn", q0, kv.reshape(b * t, k, d))
+    s2, m_cross = ref_attention(sd, f"{p}.SECM_2.attn", q0, kv.reshape(b * t, k, d), heads)
     s2 = (q0 + s2).view(b, t, k, d)
     igf2 = q + ref_lgsf(sd, f"{p}.LGSF_2", s2, kv)
     h = lin(sd, f"{p}.fc1", igf1) + lin(sd, f"{p}.fc2", igf2)
@@ -137,7 +132,9 @@ def ref_fgse(sd: dict[str, Tensor], i: int, q: Tensor, kv: Tensor):
     return out, m_intra.view(b, t, k, k), m_cross.view(b, t, k, k)
 
 
-def ref_forward(sd: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
+def ref_forward(
+    sd: dict[str, Tensor], batch: dict[str, Tensor], heads: int = HEADS
+) -> dict[str, Tensor]:
     if "clap" in batch:
         audio = batch["clap"]
         x = audio.permute(0, 2, 1).contiguous().view(-1, 768, 2, 32)
@@ -182,8 +179,8 @@ def ref_forward(sd: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Te
 
     layers = len({k.split(".")[2] for k in sd if k.startswith("av_enhance.layers.")})
     for i in range(layers):
-        new_a, m_aa, m_av = ref_fgse(sd, i, xa, xv)
-        new_v, m_vv, m_va = ref_fgse(sd, i, xv, xa)
+        new_a, m_aa, m_av = ref_fgse(sd, i, xa, xv, heads)
+        new_v, m_vv, m_va = ref_fgse(sd, i, xv, xa, heads)
         xa, xv = new_a, new_v
 
     x = torch.cat([xa.unsqueeze(2), xv.unsqueeze(2)], dim=2)  # (B, T, 2, K, D)
@@ -356,9 +353,42 @@ def test_cli_convert_mmcse_then_reload(tmp_path: Path) -> None:
     assert main(args) == 0
     model, sidecar = load_checkpoint(tmp_path / "out" / "model")
     assert sidecar["config"]["model"]["name"] == "mmcse"
+    assert sidecar["config"]["model"]["heads"] == HEADS
     assert sidecar["config"]["data"]["features"] == ["clap", "clip", "clips"]
     batch = make_batch("clap")
     with torch.no_grad():
         ref = ref_forward(sd, batch)
         out = model(batch)
     torch.testing.assert_close(out.video, ref["video"], atol=1e-5, rtol=0.0)
+    # The reference evaluation's gate travels with the checkpoint: `avvp eval` uses it.
+    assert sidecar["config"]["model"]["gate"] == "mmcse" and out.gate == "mmcse"
+
+
+def test_cli_convert_mmcse_heads_rebuild_with_those_heads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--heads is MM-CSE's nhead: stored in the sidecar, the reloaded model uses it."""
+    from avvp.cli import main
+    from avvp.training.checkpoint import load_checkpoint
+
+    sd = synth_reference("clap")
+    torch.save(sd, tmp_path / "official.pt")
+    args = ["convert", "--arch", "mmcse", str(tmp_path / "official.pt"), str(tmp_path / "out")]
+    assert main([*args, "--heads", "4"]) == 0
+    model, sidecar = load_checkpoint(tmp_path / "out" / "model")
+    assert sidecar["config"]["model"]["heads"] == 4
+    batch = make_batch("clap")
+    with torch.no_grad():
+        out = model(batch)
+        ref4, ref8 = ref_forward(sd, batch, heads=4), ref_forward(sd, batch, heads=8)
+    torch.testing.assert_close(out.video, ref4["video"], atol=1e-5, rtol=0.0)
+    torch.testing.assert_close(out.extras["cooccurrence_av"], ref4["av"], atol=1e-5, rtol=0.0)
+    # The head count changes the function (else this test would not tell 4 from 8).
+    assert (ref4["av"] - ref8["av"]).abs().max().item() > 1e-3
+
+    capsys.readouterr()
+    assert main([*args, "--heads", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--heads 3" in err and "128 is not divisible by 3" in err and "\n" not in err
+    assert main([*args, "--decoder-heads", "2"]) == 2
+    assert "--decoder-heads: mmcse has no attention decoder" in capsys.readouterr().err

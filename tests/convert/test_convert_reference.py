@@ -23,14 +23,13 @@ from avvp.models.factory import build_model
 from avvp.models.outputs import ParsingOutput
 from avvp.training.checkpoint import load_checkpoint
 
-TABLES = Path(__file__).resolve().parents[2].parent / "shared" / "docs" / "official-state-dicts"
+# Every key, shape and live/dead status of the reference state dicts (fixtures/README.md).
+TABLES = Path(__file__).resolve().parent / "fixtures"
 B = 3
 
 
 def read_table(arch: str) -> list[tuple[str, tuple[int, ...], str]]:
     path = TABLES / f"{arch}.tsv"
-    if not path.is_file():
-        pytest.skip(f"state-dict table not found: {path}")
     rows = []
     for line in path.read_text().splitlines():
         if not line.strip() or line.startswith("#"):
@@ -56,6 +55,28 @@ def synth_state_dict(arch: str, seed: int = 0) -> dict[str, Tensor]:
         if m:
             sd[key] = sd[f"{m.group(1)}.conv{1 if m.group(2) == '0' else 2}.{m.group(3)}"]
     return sd
+
+
+@pytest.mark.parametrize(
+    ("table", "live", "registered"),
+    [
+        ("han_mmil", 4_569_675, 9_307_723),
+        ("mmpyr_mmil", 40_827_469, 43_995_725),
+        ("mmpyr_leap", 47_256_068, 52_005_380),
+        ("mmcse_clap_clip", 6_160_333, 6_160_845),
+    ],
+)
+def test_fixture_tables_sum_to_the_documented_parameter_counts(
+    table: str, live: int, registered: int
+) -> None:
+    """The committed tables agree with docs/methods.md section 10 (live and all registered
+    parameters; buffers are not parameters), so a damaged fixture cannot pass unnoticed."""
+    sizes: dict[str, int] = {}
+    for _, shape, status in read_table(table):
+        assert status in ("live", "dead", "buffer")
+        sizes[status] = sizes.get(status, 0) + math.prod(shape)
+    assert sizes["live"] == live
+    assert sizes["live"] + sizes["dead"] == registered
 
 
 def make_batch(seed: int = 1) -> dict[str, Tensor]:
@@ -108,7 +129,7 @@ def ref_mmil(sd: dict[str, Tensor], first: Tensor, second: Tensor) -> tuple[Tens
     return global_prob, a_prob, v_prob, frame_prob
 
 
-def ref_han_layer(sd: dict[str, Tensor], src_q: Tensor, src_v: Tensor) -> Tensor:
+def ref_han_layer(sd: dict[str, Tensor], src_q: Tensor, src_v: Tensor, heads: int = 1) -> Tensor:
     p = "hat_encoder.layers.0."
     q = src_q.permute(1, 0, 2)
     v = src_v.permute(1, 0, 2)
@@ -119,7 +140,7 @@ def ref_han_layer(sd: dict[str, Tensor], src_q: Tensor, src_v: Tensor) -> Tensor
             kv,
             kv,
             512,
-            1,
+            heads,
             sd[p + name + ".in_proj_weight"],
             sd[p + name + ".in_proj_bias"],
             None,
@@ -140,17 +161,25 @@ def ref_han_layer(sd: dict[str, Tensor], src_q: Tensor, src_v: Tensor) -> Tensor
     return q.permute(1, 0, 2)
 
 
-def ref_han_mmil(sd: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Tensor, ...]:
+def ref_han_mmil(
+    sd: dict[str, Tensor], batch: dict[str, Tensor], heads: int = 1
+) -> tuple[Tensor, ...]:
     x1, x2 = ref_inputs(sd, batch)
-    a, v = ref_han_layer(sd, x1, x2), ref_han_layer(sd, x2, x1)
+    a, v = ref_han_layer(sd, x1, x2, heads), ref_han_layer(sd, x2, x1, heads)
     return ref_mmil(sd, a, v)
 
 
 def ref_mha(
-    sd: dict[str, Tensor], p: str, query: Tensor, key: Tensor, value: Tensor, masksize: int
+    sd: dict[str, Tensor],
+    p: str,
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    masksize: int,
+    heads: int = 8,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """-> (output, softmax weights, raw scaled scores)."""
-    h, d_k = 8, 64
+    h, d_k = heads, 512 // heads
     nb = query.size(0)
     q, k, v = (
         lin(sd, f"{p}.linears.{i}", x).view(nb, -1, h, d_k).transpose(1, 2)
@@ -176,9 +205,16 @@ def ref_ff(sd: dict[str, Tensor], p: str, x: Tensor) -> Tensor:
 
 
 def ref_transformer_layer(
-    sd: dict[str, Tensor], p: str, q: Tensor, k: Tensor, v: Tensor, masksize: int = 1
+    sd: dict[str, Tensor],
+    p: str,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    masksize: int = 1,
+    heads: int = 8,
 ) -> Tensor:
-    q = q + ref_mha(sd, f"{p}.self_attn", ln(sd, f"{p}.sublayer.0.norm", q), k, v, masksize)[0]
+    normed = ln(sd, f"{p}.sublayer.0.norm", q)
+    q = q + ref_mha(sd, f"{p}.self_attn", normed, k, v, masksize, heads)[0]
     return q + ref_ff(sd, f"{p}.feed_forward", ln(sd, f"{p}.sublayer.1.norm", q))
 
 
@@ -190,15 +226,15 @@ def ref_temporal_block(sd: dict[str, Tensor], p: str, x: Tensor, dilation: int) 
     return F.relu(out + x)
 
 
-def ref_mmp(sd: dict[str, Tensor], v: Tensor, a: Tensor) -> tuple[Tensor, Tensor]:
+def ref_mmp(sd: dict[str, Tensor], v: Tensor, a: Tensor, heads: int = 8) -> tuple[Tensor, Tensor]:
     v_list, a_list = [], []
     for i in range(4):
         ms = 2**i * 2
         p = f"MMP.capture.msa.{i}"
-        v_sa = ref_transformer_layer(sd, f"{p}.vsablock.layer", v, v, v, ms)
-        a_sa = ref_transformer_layer(sd, f"{p}.asablock.layer", a, a, a, ms)
-        v_cma = ref_transformer_layer(sd, f"{p}.cmablock.layer", v, a, a, ms)
-        a_cma = ref_transformer_layer(sd, f"{p}.cmablock.layer", a, v, v, ms)
+        v_sa = ref_transformer_layer(sd, f"{p}.vsablock.layer", v, v, v, ms, heads)
+        a_sa = ref_transformer_layer(sd, f"{p}.asablock.layer", a, a, a, ms, heads)
+        v_cma = ref_transformer_layer(sd, f"{p}.cmablock.layer", v, a, a, ms, heads)
+        a_cma = ref_transformer_layer(sd, f"{p}.cmablock.layer", a, v, v, ms, heads)
         v_sq = torch.cat((v_sa, v_cma), -1)
         v_out = (
             torch.sigmoid(lin(sd, f"{p}.lv1", v_sq)) * v_sa
@@ -218,8 +254,8 @@ def ref_mmp(sd: dict[str, Tensor], v: Tensor, a: Tensor) -> tuple[Tensor, Tensor
     a_st = torch.stack(a_list, dim=2)
     v_st = v_st.view(-1, v_st.size(2), v_st.size(3))
     a_st = a_st.view(-1, a_st.size(2), a_st.size(3))
-    v_i = ref_transformer_layer(sd, "MMP.fusion.vadaptiveinteraction", v_st, v_st, v_st)
-    a_i = ref_transformer_layer(sd, "MMP.fusion.aadaptiveinteraction", a_st, a_st, a_st)
+    v_i = ref_transformer_layer(sd, "MMP.fusion.vadaptiveinteraction", v_st, v_st, v_st, 1, heads)
+    a_i = ref_transformer_layer(sd, "MMP.fusion.aadaptiveinteraction", a_st, a_st, a_st, 1, heads)
     v_w = torch.sigmoid(lin(sd, "MMP.fusion.vselectfusion", v_i))
     a_w = torch.sigmoid(lin(sd, "MMP.fusion.aselectfusion", a_i))
     v_o = torch.bmm(v_i.permute(0, 2, 1).contiguous(), v_w).view(-1, 10, 512)
@@ -233,22 +269,28 @@ def ref_mmpyr_mmil(sd: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Ten
     return ref_mmil(sd, v_o, a_o)  # the reference's [visual, audio] stacking
 
 
-def ref_vanilla_layer(sd: dict[str, Tensor], p: str, q: Tensor, kv: Tensor) -> tuple[Tensor, ...]:
-    q = q + ref_mha(sd, f"{p}.self_attn", ln(sd, f"{p}.sublayer.0.norm", q), kv, kv, 1)[0]
-    _, _, scores = ref_mha(sd, f"{p}.self_attn", q, kv, kv, 1)
+def ref_vanilla_layer(
+    sd: dict[str, Tensor], p: str, q: Tensor, kv: Tensor, heads: int = 8
+) -> tuple[Tensor, ...]:
+    q = q + ref_mha(sd, f"{p}.self_attn", ln(sd, f"{p}.sublayer.0.norm", q), kv, kv, 1, heads)[0]
+    _, _, scores = ref_mha(sd, f"{p}.self_attn", q, kv, kv, 1, heads)
     return q + ref_ff(sd, f"{p}.feed_forward", ln(sd, f"{p}.sublayer.1.norm", q)), scores
 
 
 def ref_mmpyr_leap(
-    sd: dict[str, Tensor], batch: dict[str, Tensor], label: Tensor
+    sd: dict[str, Tensor],
+    batch: dict[str, Tensor],
+    label: Tensor,
+    mmp_head: int = 8,
+    avl_head: int = 8,
 ) -> tuple[Tensor, ...]:
     f_l = lin(sd, "fc_l", label.unsqueeze(0).expand(B, -1, -1))
     f_a, f_v = ref_inputs(sd, batch)
-    v_o, a_o = ref_mmp(sd, f_v, f_a)
+    v_o, a_o = ref_mmp(sd, f_v, f_a, mmp_head)
     lv, la = f_l, f_l
     for i in range(2):
-        lv, lv_attn = ref_vanilla_layer(sd, f"AVL.lv_cma_network.{i}", lv, v_o)
-        la, la_attn = ref_vanilla_layer(sd, f"AVL.la_cma_network.{i}", la, a_o)
+        lv, lv_attn = ref_vanilla_layer(sd, f"AVL.lv_cma_network.{i}", lv, v_o, avl_head)
+        la, la_attn = ref_vanilla_layer(sd, f"AVL.la_cma_network.{i}", la, a_o, avl_head)
     lv_tmp = lv_attn.mean(dim=1).permute(0, 2, 1)
     la_tmp = la_attn.mean(dim=1).permute(0, 2, 1)
     v_prob = torch.sigmoid(lin(sd, "fc_lv", lv).squeeze(-1))
@@ -288,6 +330,27 @@ def test_han_mmil_matches_reference() -> None:
     assert_mmil_matches(out, *ref_han_mmil(sd, batch))
 
 
+@torch.no_grad()
+def test_han_mmil_heads_are_used_and_stored() -> None:
+    """The HAN head count is not in the weights: --heads 4 builds (and records) a 4-head HAN
+    that computes what the reference does with nhead 4, which differs from the 1-head result."""
+    sd = synth_state_dict("han_mmil")
+    batch = make_batch()
+    config, state = convert_reference("han_mmil", sd, heads=4)
+    assert config["encoder"]["heads"] == 4
+    model = build_model(config)
+    model.load_state_dict(state, strict=True)
+    out = model.eval()(batch)
+    assert_mmil_matches(out, *ref_han_mmil(sd, batch, heads=4))
+    one_head = ref_han_mmil(sd, batch, heads=1)[3]
+    assert (out.segment_audio - one_head[:, :, 0]).abs().max().item() > 1e-4
+
+
+def test_mmpyr_mmil_heads_stored_in_config(mmpyr_sd: dict[str, Tensor]) -> None:
+    assert convert_reference("mmpyr_mmil", mmpyr_sd)[0]["encoder"]["heads"] == 8
+    assert convert_reference("mmpyr_mmil", mmpyr_sd, heads=16)[0]["encoder"]["heads"] == 16
+
+
 @pytest.fixture(scope="module")
 def mmpyr_sd() -> dict[str, Tensor]:
     return synth_state_dict("mmpyr_mmil", seed=2)
@@ -302,7 +365,12 @@ def test_mmpyr_mmil_matches_reference(mmpyr_sd: dict[str, Tensor]) -> None:
 
 
 @torch.no_grad()
-def test_mmpyr_leap_matches_reference_through_cli(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("mmp_head", "avl_head"), [(None, None), (4, 2)])
+def test_mmpyr_leap_matches_reference_through_cli(
+    tmp_path: Path, mmp_head: int | None, avl_head: int | None
+) -> None:
+    """Default heads are the reference's (8 and 8); --heads / --decoder-heads are its
+    --mmp_head / --avl_head, stored in the sidecar so the reloaded model uses them."""
     sd = synth_state_dict("mmpyr_leap", seed=3)
     label = torch.randn(25, 300, generator=torch.Generator().manual_seed(4))
     torch.save({"model": {f"module.{k}": v for k, v in sd.items()}}, tmp_path / "leap.pt")
@@ -319,14 +387,23 @@ def test_mmpyr_leap_matches_reference_through_cli(tmp_path: Path) -> None:
             str(tmp_path / "out"),
             "--label-embeddings",
             str(emb),
+            *(["--heads", str(mmp_head)] if mmp_head else []),
+            *(["--decoder-heads", str(avl_head)] if avl_head else []),
         ]
     )
     assert rc == 0
     model, sidecar = load_checkpoint(tmp_path / "out" / "model")
+    enc_heads, dec_heads = mmp_head or 8, avl_head or 8
     assert sidecar["config"]["model"]["decoder"]["name"] == "leap"
+    assert sidecar["config"]["model"]["encoder"]["heads"] == enc_heads
+    assert sidecar["config"]["model"]["decoder"]["heads"] == dec_heads
+    assert model.encoder.fusion.attn_v.attn.heads == enc_heads
+    assert model.decoder.blocks_audio[0].attn.heads == dec_heads
     batch = make_batch()
     out = model(batch)
-    a_prob, v_prob, a_frame, v_frame, a_o, v_o = ref_mmpyr_leap(sd, batch, label)
+    a_prob, v_prob, a_frame, v_frame, a_o, v_o = ref_mmpyr_leap(
+        sd, batch, label, enc_heads, dec_heads
+    )
     assert out.video is None and out.gate == "or"
     torch.testing.assert_close(out.video_audio, a_prob, atol=1e-5, rtol=0)
     torch.testing.assert_close(out.video_visual, v_prob, atol=1e-5, rtol=0)
@@ -415,3 +492,45 @@ def test_cli_convert_han_and_user_errors(
         == 2
     )
     assert "absent.pt: checkpoint not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arch", "options", "message"),
+    [
+        (
+            "han_mmil",
+            ["--heads", "3"],
+            "--heads 3: HAN encoder d_model width 512 is not divisible by 3",
+        ),
+        ("han_mmil", ["--heads", "0"], "--heads 0: expected a positive integer"),
+        ("mmpyr_mmil", ["--heads", "7"], "--heads 7: MM-Pyramid encoder d_model width 512"),
+        (
+            "han_mmil",
+            ["--decoder-heads", "8"],
+            "--decoder-heads: han_mmil has no attention decoder",
+        ),
+        (
+            "mmpyr_leap",
+            ["--decoder-heads", "5"],
+            "--decoder-heads 5: LEAP decoder d_model width 512 is not divisible by 5",
+        ),
+    ],
+)
+def test_cli_convert_bad_head_counts(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    arch: str,
+    options: list[str],
+    message: str,
+) -> None:
+    """A head count that does not divide the width is one line on stderr and exit status 2
+    (checked before any conversion work, so the key tables need not match)."""
+    torch.save({"fc_a.weight": torch.zeros(512, 128)}, tmp_path / "x.pt")
+    capsys.readouterr()
+    rc = cli_main(
+        ["convert", "--arch", arch, str(tmp_path / "x.pt"), str(tmp_path / "o"), *options]
+    )
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()

@@ -1,9 +1,9 @@
 """An independent, deliberately plain implementation of the LLP parsing metrics.
 
-Written straight from the protocol (METHODS.md section 2) with Python loops over videos, classes
-and events; it shares no code with ``avvp.metrics`` and serves as the oracle for its tests and as
-the baseline of ``benchmarks/bench_metrics.py``. Inputs: nested sequences or arrays indexable as
-``x[n][c][t]`` with 0/1 (or bool) values.
+Written straight from the protocol (docs/methods.md section 2) with Python loops over videos,
+classes and events; it shares no code with ``avvp.metrics`` and serves as the oracle for its tests
+and as the baseline of ``benchmarks/bench_metrics.py``. Inputs: nested sequences or arrays
+indexable as ``x[n][c][t]`` with 0/1 (or bool) values.
 """
 
 from __future__ import annotations

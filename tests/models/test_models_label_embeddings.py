@@ -11,10 +11,13 @@ import torch
 from avvp.classes import LLP_CLASSES
 from avvp.errors import ConfigError, DataError
 from avvp.models.label_embeddings import (
+    RELEASE_FILENAME,
     LabelEmbeddings,
     build_label_embeddings,
     class_words,
     clean_class_name,
+    find_release_file,
+    placeholder_config,
     read_glove_embeddings,
     read_release_embeddings,
 )
@@ -175,3 +178,68 @@ def test_checkpoint_config_makes_fixed_embeddings_portable(tmp_path: Path) -> No
     emb.unlink()  # the checkpoint no longer needs the file
     loaded, _ = load_checkpoint(tmp_path / "ck" / "model")
     torch.testing.assert_close(loaded.decoder.label_embeddings(), model.decoder.label_embeddings())
+
+
+@pytest.fixture
+def no_release_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh machine: no env var, an empty home and an empty working directory."""
+    monkeypatch.delenv("AVVP_LABEL_EMBEDDINGS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return tmp_path
+
+
+def test_release_search_order(no_release_anywhere: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [clean_class_name(n) for n in LLP_CLASSES]
+    local = Path("data") / RELEASE_FILENAME
+    cache = no_release_anywhere / "home" / ".cache" / "avvp" / RELEASE_FILENAME
+    env = no_release_anywhere / "env.pt"
+    explicit = no_release_anywhere / "explicit.pt"
+    for i, path in enumerate((local, cache, env, explicit)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_release(path, names, dim=4 + i)  # the width tells which file was read
+
+    def width(path: str | None = None) -> int:
+        return build_label_embeddings(source="release", path=path).dim
+
+    assert width() == 5  # the user cache before ./data
+    cache.unlink()
+    assert width() == 4  # ./data, relative to the working directory
+    monkeypatch.setenv("AVVP_LABEL_EMBEDDINGS", str(env))
+    assert find_release_file() == env and width() == 6
+    assert width(str(explicit)) == 7  # an explicit path beats everything
+
+    # An explicit path or env var naming a missing file is an error, not a fall-through.
+    with pytest.raises(ConfigError, match=r"label_embeddings\.path: file not found: .*nope\.pt"):
+        find_release_file(str(no_release_anywhere / "nope.pt"))
+    monkeypatch.setenv("AVVP_LABEL_EMBEDDINGS", str(no_release_anywhere / "gone.pt"))
+    with pytest.raises(ConfigError, match=r"\$AVVP_LABEL_EMBEDDINGS: file not found: .*gone\.pt"):
+        find_release_file()
+
+
+def test_release_missing_everywhere_is_one_line(no_release_anywhere: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_label_embeddings(source="release")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"label_embeddings: {RELEASE_FILENAME} not found; searched ")
+    assert "$AVVP_LABEL_EMBEDDINGS (not set)" in message
+    assert str(no_release_anywhere / "home" / ".cache" / "avvp" / RELEASE_FILENAME) in message
+    assert str(no_release_anywhere / "work" / "data" / RELEASE_FILENAME) in message
+    assert "github.com/jasongief/LEAP" in message
+
+
+def test_placeholder_config_keeps_the_shape() -> None:
+    assert placeholder_config({"source": "release", "path": "x.pt"}) == {
+        "source": "stored",
+        "dim": 300,
+    }
+    assert placeholder_config({"source": "glove", "path": "g.txt", "dim": 100}) == {
+        "source": "stored",
+        "dim": 100,
+    }
+    assert placeholder_config({"source": "sentence"}) == {"source": "stored", "dim": 384}
+    learnable = {"source": "learnable", "dim": 32, "seed": 0}
+    assert placeholder_config(learnable) == learnable

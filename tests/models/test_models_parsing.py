@@ -1,4 +1,4 @@
-"""Encoders x decoders, parameter counts (METHODS.md section 10), frame pooling, LEAP variants,
+"""Encoders x decoders, parameter counts (docs/methods.md section 10), frame pooling, LEAP variants,
 the factory's config checks, determinism and FLOPs."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """AVE (audio-visual event localization) data: annotations, splits, labels and features.
 
-Dataset root layout (METHODS.md section 11; the reference code's ``data/`` folder):
+Dataset root layout (docs/methods.md section 11; the reference code's ``data/`` folder):
 
 * ``Annotations.txt``: ``Category&VideoID&Quality&StartTime&EndTime`` per video (an optional
   header line of that form). Row ``i`` is video ``i``: the split files and the HDF5 feature files

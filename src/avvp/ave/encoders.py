@@ -1,4 +1,4 @@
-"""AVEL encoders: AVE baseline, PSP and CMBS (METHODS.md section 11), our own code after the
+"""AVEL encoders: AVE baseline, PSP and CMBS (docs/methods.md section 11), our own code after the
 public reference implementations' architectures.
 
 Each encoder maps VGGish audio (B, T, 128) and VGG-19 pool5 maps (B, T, H, W, 512) to an

@@ -1,4 +1,4 @@
-"""AVE segment accuracy (METHODS.md section 11).
+"""AVE segment accuracy (docs/methods.md section 11).
 
 The reference code (AVE-ECCV18 / PSP ``compute_acc``, CMBS ``compute_accuracy_supervised``)
 flattens the (video, segment) grid and counts the segments whose predicted label (an event class

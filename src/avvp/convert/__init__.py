@@ -4,6 +4,10 @@
 dict for ``arch`` in ``han_mmil`` (AVVP-ECCV20), ``mmpyr_mmil`` (MM_Pyramid), ``mmpyr_leap``
 (LEAP) and ``mmcse`` (MM-CSE). ``read_reference_state_dict(path)`` loads a reference ``.pt``
 file safely.
+
+Attention head counts are hyper-parameters of the reference training scripts that leave no trace
+in the weights (they only decide how the projected width is split), so the caller supplies them;
+the defaults are the reference defaults (``REFERENCE_HEADS``, ``REFERENCE_DECODER_HEADS``).
 """
 
 from __future__ import annotations
@@ -15,15 +19,24 @@ from torch import Tensor
 
 from avvp.convert import han_mmil, mmpyr_leap, mmpyr_mmil
 from avvp.convert.reference import read_reference_state_dict, target_shapes_of, unwrap_state_dict
-from avvp.errors import DataError
+from avvp.errors import ConfigError, DataError
 
 ARCHES: tuple[str, ...] = ("han_mmil", "mmpyr_mmil", "mmpyr_leap", "mmcse")
 
+#: default ``heads`` per architecture: the encoder's attention heads (HAN: ``nn.MultiheadAttention``
+#: with nhead 1; MM-Pyramid: ``--mmp_head`` 8) or MM-CSE's SECM heads (``--nhead`` 8).
+REFERENCE_HEADS: dict[str, int] = {"han_mmil": 1, "mmpyr_mmil": 8, "mmpyr_leap": 8, "mmcse": 8}
+#: default ``decoder_heads`` (LEAP's ``--avl_head``); only LEAP has a decoder with attention.
+REFERENCE_DECODER_HEADS: dict[str, int] = {"mmpyr_leap": 8}
+
 __all__ = [
     "ARCHES",
+    "REFERENCE_DECODER_HEADS",
+    "REFERENCE_HEADS",
     "convert_reference",
     "feature_keys",
     "read_reference_state_dict",
+    "resolve_heads",
     "unwrap_state_dict",
 ]
 
@@ -37,25 +50,74 @@ def feature_keys(model_config: Mapping[str, Any]) -> list[str]:
     return ["audio", "frames", "clips"]
 
 
+def _check_heads(option: str, heads: int, width: int, what: str) -> None:
+    if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
+        raise ConfigError(f"{option} {heads!r}: expected a positive integer")
+    if width % heads:
+        raise ConfigError(f"{option} {heads}: {what} width {width} is not divisible by {heads}")
+
+
+def resolve_heads(
+    arch: str,
+    state_dict: Mapping[str, Tensor],
+    *,
+    heads: int | None = None,
+    decoder_heads: int | None = None,
+) -> tuple[int, int | None]:
+    """``(heads, decoder_heads)`` for ``arch``: the reference defaults where None, checked
+    against the widths in ``state_dict``. A bad count is a one-line ``ConfigError`` naming the
+    ``avvp convert`` option."""
+    if arch not in ARCHES:
+        raise DataError(f"unknown reference architecture {arch!r} (one of {', '.join(ARCHES)})")
+    if decoder_heads is not None and arch not in REFERENCE_DECODER_HEADS:
+        raise ConfigError(
+            f"--decoder-heads: {arch} has no attention decoder (only mmpyr_leap: LEAP's avl_head)"
+        )
+    enc = REFERENCE_HEADS[arch] if heads is None else heads
+    dec = REFERENCE_DECODER_HEADS.get(arch) if decoder_heads is None else decoder_heads
+    if arch == "mmcse":
+        # SECM attends over the class-wise features: their width is the rows of a CAFD branch.
+        branch = state_dict.get("a_unmix.0.1.weight")
+        width = int(branch.shape[0]) if branch is not None and branch.dim() == 2 else 128
+        _check_heads("--heads", enc, width, "MM-CSE class-feature (SECM)")
+        return enc, None
+    # The converted HAN / MM-Pyramid / LEAP configs build d_model 512 (the reference hidden size;
+    # other widths fail the key shape checks anyway).
+    encoder = "HAN" if arch == "han_mmil" else "MM-Pyramid"
+    _check_heads("--heads", enc, 512, f"{encoder} encoder d_model")
+    if dec is not None:
+        _check_heads("--decoder-heads", dec, 512, "LEAP decoder d_model")
+    return enc, dec
+
+
 def convert_reference(
-    arch: str, state_dict: Mapping[str, Tensor], *, label_embeddings: Tensor | None = None
+    arch: str,
+    state_dict: Mapping[str, Tensor],
+    *,
+    label_embeddings: Tensor | None = None,
+    heads: int | None = None,
+    decoder_heads: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """Convert a reference state dict; ``label_embeddings`` (C, d_l) is required for LEAP (the
-    reference keeps them outside its weights)."""
+    reference keeps them outside its weights). ``heads`` / ``decoder_heads``: see
+    :func:`resolve_heads`; they are written into the returned config, so a checkpoint saved with
+    it rebuilds with the same heads."""
     state = unwrap_state_dict(state_dict, source=arch)
+    enc_heads, dec_heads = resolve_heads(arch, state, heads=heads, decoder_heads=decoder_heads)
     if arch == "han_mmil":
-        config, out = han_mmil.convert(state)
+        config, out = han_mmil.convert(state, heads=enc_heads)
     elif arch == "mmpyr_mmil":
-        config, out = mmpyr_mmil.convert(state)
+        config, out = mmpyr_mmil.convert(state, heads=enc_heads)
     elif arch == "mmpyr_leap":
-        config, out = mmpyr_leap.convert(state, label_embeddings=label_embeddings)
-    elif arch == "mmcse":
+        assert dec_heads is not None
+        config, out = mmpyr_leap.convert(
+            state, label_embeddings=label_embeddings, heads=enc_heads, decoder_heads=dec_heads
+        )
+    else:
         from avvp.convert.mmcse import convert_mmcse
 
-        kwargs, out = convert_mmcse(state)
+        kwargs, out = convert_mmcse(state, heads=enc_heads)
         config = {"name": "mmcse", **kwargs}
-    else:
-        raise DataError(f"unknown reference architecture {arch!r} (one of {', '.join(ARCHES)})")
     if arch != "mmpyr_leap" and label_embeddings is not None:
         raise DataError(f"{arch}: has no label embeddings (--label-embeddings is for mmpyr_leap)")
     expected = set(target_shapes_of(config))

@@ -38,12 +38,12 @@ def mmil_rules() -> list[Rule]:
     return rules
 
 
-def model_config() -> dict[str, Any]:
+def model_config(*, heads: int = 1) -> dict[str, Any]:
     return {
         "inputs": {"name": "llp"},
         "encoder": {
             "name": "han",
-            "heads": 1,
+            "heads": heads,
             "ff_dim": 512,
             "num_layers": 1,
             "norm": "post",
@@ -53,7 +53,9 @@ def model_config() -> dict[str, Any]:
     }
 
 
-def convert(state_dict: Mapping[str, Tensor]) -> tuple[dict[str, Any], dict[str, Tensor]]:
+def convert(
+    state_dict: Mapping[str, Tensor], *, heads: int = 1
+) -> tuple[dict[str, Any], dict[str, Tensor]]:
     if any(k.startswith("hat_encoder.layers.1.") for k in state_dict):
         raise DataError(
             f"{ARCH}: unexpected key 'hat_encoder.layers.1.*': only 1 HAN layer is "
@@ -71,5 +73,5 @@ def convert(state_dict: Mapping[str, Tensor]) -> tuple[dict[str, Any], dict[str,
     rules += linear_rules(f"{dst}.ff.linear2", f"{src}.linear2")
     rules += linear_rules(f"{dst}.norm1", f"{src}.norm1")
     rules += linear_rules(f"{dst}.norm2", f"{src}.norm2")
-    config = model_config()
+    config = model_config(heads=heads)
     return config, apply_rules(ARCH, state_dict, rules, target_shapes_of(config), DEAD)

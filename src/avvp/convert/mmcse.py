@@ -62,6 +62,8 @@ def infer_config(state: Mapping[str, Tensor], *, heads: int = 8) -> dict[str, An
     """The ``build_mmcse`` kwargs that a reference state dict was trained with.
 
     The number of attention heads is not recorded in the weights; the reference default is 8.
+    The gate is the reference evaluation's (``mmcse``: visual gated by the visual-only video
+    probability), so a converted model is evaluated the way the checkpoint's authors did.
     """
     fc_a = _require(state, "fc_a.weight")
     fc_v = _require(state, "fc_v.weight")
@@ -92,6 +94,7 @@ def infer_config(state: Mapping[str, Tensor], *, heads: int = 8) -> dict[str, An
         "ff": int(ff.shape[0]),
         "reconstruction_heads": recon,
         "num_classes": classes,
+        "gate": "mmcse",
     }
 
 

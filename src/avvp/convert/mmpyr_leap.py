@@ -37,8 +37,14 @@ DEAD = (
 
 
 def convert(
-    state_dict: Mapping[str, Tensor], *, label_embeddings: Tensor | None = None
+    state_dict: Mapping[str, Tensor],
+    *,
+    label_embeddings: Tensor | None = None,
+    heads: int = 8,
+    decoder_heads: int = 8,
 ) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """``heads``: the MM-Pyramid encoder's (reference ``--mmp_head``); ``decoder_heads``: the
+    LEAP blocks' (reference ``--avl_head``)."""
     levels = encoder_levels(state_dict, ARCH)
     blocks_a = count_indices(state_dict, "AVL.la_cma_network.")
     blocks_v = count_indices(state_dict, "AVL.lv_cma_network.")
@@ -64,10 +70,10 @@ def convert(
         )
     config = {
         "inputs": {"name": "llp"},
-        "encoder": encoder_config(levels),
+        "encoder": encoder_config(levels, heads=heads),
         "decoder": {
             "name": "leap",
-            "heads": 8,
+            "heads": decoder_heads,
             "ff_dim": 512,
             "num_blocks": blocks_a,
             "norm": "pre",

@@ -81,15 +81,17 @@ def encoder_rules(levels: int) -> list[Rule]:
     return rules
 
 
-def encoder_config(levels: int) -> dict[str, Any]:
-    return {"name": "mmpyramid", "heads": 8, "ff_dim": 512, "levels": levels}
+def encoder_config(levels: int, *, heads: int = 8) -> dict[str, Any]:
+    return {"name": "mmpyramid", "heads": heads, "ff_dim": 512, "levels": levels}
 
 
-def convert(state_dict: Mapping[str, Tensor]) -> tuple[dict[str, Any], dict[str, Tensor]]:
+def convert(
+    state_dict: Mapping[str, Tensor], *, heads: int = 8
+) -> tuple[dict[str, Any], dict[str, Tensor]]:
     levels = encoder_levels(state_dict, ARCH)
     config = {
         "inputs": {"name": "llp"},
-        "encoder": encoder_config(levels),
+        "encoder": encoder_config(levels, heads=heads),
         "decoder": {"name": "mmil", "swap_modalities": True},
     }
     rules = input_rules() + encoder_rules(levels) + mmil_rules()

@@ -124,7 +124,7 @@ def packed_row_shape(spec: FeatureSpec, frame_pool: int = 1) -> tuple[int, ...]:
     """Per-video shape in the packed file: frames averaged over groups of ``frame_pool``.
 
     Every model projects ResNet frames with an affine layer and then averages each segment's 8
-    frames; averaging first is the same function (METHODS.md section 3), with 8x less storage
+    frames; averaging first is the same function (docs/methods.md section 3), with 8x less storage
     and memory traffic, which is what makes packed loading fast.
     """
     if frame_pool <= 1:

@@ -1,6 +1,6 @@
 """LLP (Look, Listen and Parse) annotations: weak labels, segment-level ground truth, defects.
 
-The annotation files are tab-separated with a header row (METHODS.md section 1):
+The annotation files are tab-separated with a header row (docs/methods.md section 1):
 
 * ``AVVP_train.csv`` / ``AVVP_val_pd.csv`` / ``AVVP_test_pd.csv`` / ``AVVP_dataset_full.csv``:
   ``filename<TAB>event_labels`` where ``event_labels`` is a comma-separated list of class names;

@@ -1,4 +1,5 @@
-"""LEAP's losses (METHODS.md section 7): L_basic and the audio-visual semantic similarity L_avss."""
+"""LEAP's losses (docs/methods.md section 7): L_basic and the audio-visual semantic similarity
+L_avss."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""MM-CSE training losses (METHODS.md section 8), as the reference training script computes them.
+"""MM-CSE training losses (docs/methods.md section 8), as the reference training script computes
+them.
 
 ``L = BCE_a + BCE_v + BCE_video + w_rec L_rec + w_ort L_ort + w_ec L_ec`` (weights 1, 0.1, 0.1):
 

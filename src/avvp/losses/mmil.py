@@ -1,4 +1,4 @@
-"""Losses of the MMIL paradigm (METHODS.md section 5): the HAN recipe and the VALOR recipe."""
+"""Losses of the MMIL paradigm (docs/methods.md section 5): the HAN recipe and the VALOR recipe."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def valor_loss(
     modality_weight: float = 1.0,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """VALOR: BCE(p_video, y) + segment BCE of each modality against its segment pseudo labels,
-    plus (METHODS.md section 5) BCE of the modality video probabilities against the video-level
+    plus (docs/methods.md section 5) BCE of the modality video probabilities against the video-level
     pseudo labels. VALOR's own code leaves that last term out: ``modality_weight=0`` reproduces it.
     """
     if output.video is None:

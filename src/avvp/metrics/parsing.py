@@ -1,4 +1,4 @@
-"""The LLP audio-visual video parsing metrics (METHODS.md section 2), vectorized with numpy.
+"""The LLP audio-visual video parsing metrics (docs/methods.md section 2), vectorized with numpy.
 
 All inputs are binary arrays of shape (N, C, T) (videos, classes, segments), numpy or torch,
 bool or 0/1 integers/floats. Audio-visual events are ``audio AND visual`` for both prediction and
@@ -359,9 +359,9 @@ def per_class_segment_f1(
 def overlap_mask(gt_audio: Any, gt_visual: Any) -> BoolArray:
     """(N,) True for videos with at least one segment holding 2+ events in either modality.
 
-    The LEAP "overlapping" subset (METHODS.md section 7): within the audio ground truth or within
-    the visual ground truth, some segment has two or more classes active. An audio event and a
-    different visual event in the same segment do not by themselves make a video overlapping.
+    The LEAP "overlapping" subset (docs/methods.md section 7): within the audio ground truth or
+    within the visual ground truth, some segment has two or more classes active. An audio event and
+    a different visual event in the same segment do not by themselves make a video overlapping.
     """
     ga = as_binary(gt_audio, name="gt_audio")
     gv = as_binary(gt_visual, name="gt_visual")

@@ -1,4 +1,4 @@
-"""Model complexity: live parameter counts and forward FLOPs (METHODS.md section 10).
+"""Model complexity: live parameter counts and forward FLOPs (docs/methods.md section 10).
 
 A parameter is LIVE when the forward pass uses it. avvp registers no dead modules, so for the
 presets every registered parameter is live; with an example batch ``count_parameters`` checks it

@@ -1,4 +1,4 @@
-"""Input projections shared by HAN, MM-Pyramid and LEAP (METHODS.md section 3).
+"""Input projections shared by HAN, MM-Pyramid and LEAP (docs/methods.md section 3).
 
 ``fc_a`` projects VGGish audio, ``fc_v`` ResNet-152 frames, ``fc_st`` R(2+1)D clips and
 ``fc_fusion`` the concatenated visual parts. The reference projects all 80 frames and then

@@ -1,4 +1,4 @@
-"""Class-label embeddings F^l (C, d_l) for the LEAP decoder (METHODS.md section 7).
+"""Class-label embeddings F^l (C, d_l) for the LEAP decoder (docs/methods.md section 7).
 
 Sources:
 
@@ -13,12 +13,17 @@ Sources:
   converted reference checkpoints, whose label embeddings travel in the weights file).
 
 Fixed embeddings are persistent buffers (saved with the model, never trained).
+
+The release file is not shipped with avvp. With no ``path``, ``source: release`` looks for it in
+this order (:func:`find_release_file`): ``$AVVP_LABEL_EMBEDDINGS``, then
+``~/.cache/avvp/llp_label_glove_embeddings.pt``, then ``./data/llp_label_glove_embeddings.pt``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +35,15 @@ from avvp.classes import LLP_CLASSES
 from avvp.errors import ConfigError, DataError
 
 Source = Literal["release", "glove", "sentence", "learnable", "stored"]
+
+RELEASE_FILENAME = "llp_label_glove_embeddings.pt"
+RELEASE_ENV = "AVVP_LABEL_EMBEDDINGS"
+RELEASE_ORIGIN = (
+    "the LEAP release, github.com/jasongief/LEAP (glove/6B/300d/llp_label_glove_embeddings.pt)"
+)
+# Widths of the sources whose table is read when the model is built: the release file and
+# glove.6B.300d are 300-d, all-MiniLM-L6-v2 384-d. Used for shape-only builds (`avvp info`).
+_SOURCE_DIMS: dict[str, int] = {"release": 300, "glove": 300, "sentence": 384}
 
 # The LEAP release keys its embeddings by cleaned class names: "_" -> " ", and two names
 # rewritten (the release file's own keys show "Fry food" and "Baby cry infancy cry").
@@ -177,6 +191,64 @@ def encode_with_sentence_encoder(class_names: Sequence[str] = LLP_CLASSES) -> Te
     return torch.as_tensor(encoded, dtype=torch.float32).cpu()
 
 
+def release_search_path() -> list[Path]:
+    """Where :func:`find_release_file` looks after the explicit path and ``$AVVP_LABEL_EMBEDDINGS``:
+    the user cache, then ``data/`` under the current directory."""
+    return [Path.home() / ".cache" / "avvp" / RELEASE_FILENAME, Path("data") / RELEASE_FILENAME]
+
+
+def find_release_file(path: str | None = None) -> Path:
+    """The LEAP release file: ``path`` when given (config key ``label_embeddings.path``, or
+    ``avvp train --label-embeddings``), else ``$AVVP_LABEL_EMBEDDINGS``, else the first existing
+    file of :func:`release_search_path`.
+
+    An explicit path or environment variable naming a missing file is an error (a typo should not
+    silently fall through to another copy); so is finding the file nowhere, with a one-line
+    message listing the places searched and where to get the file.
+    """
+    if path:
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise ConfigError(
+                f"label_embeddings.path: file not found: {file} (get {RELEASE_FILENAME} from "
+                f"{RELEASE_ORIGIN})"
+            )
+        return file
+    env = os.environ.get(RELEASE_ENV)
+    if env:
+        file = Path(env).expanduser()
+        if not file.is_file():
+            raise ConfigError(f"${RELEASE_ENV}: file not found: {file}")
+        return file
+    candidates = release_search_path()
+    for file in candidates:
+        if file.is_file():
+            return file
+    searched = ", ".join(
+        [
+            "label_embeddings.path / --label-embeddings (not set)",
+            f"${RELEASE_ENV} (not set)",
+            *(str(c.expanduser().absolute()) for c in candidates),
+        ]
+    )
+    raise ConfigError(
+        f"label_embeddings: {RELEASE_FILENAME} not found; searched {searched}; get it from "
+        f"{RELEASE_ORIGIN}"
+    )
+
+
+def placeholder_config(config: Mapping[str, object]) -> dict[str, object]:
+    """A label-embedding config that builds without reading anything: sources whose table comes
+    from a file or a text encoder become ``{source: stored, dim: D}`` (zeros of the same shape),
+    with D the configured ``dim`` or the source's known width. Parameter counts and FLOPs do not
+    depend on the values of this fixed buffer, only on its shape."""
+    source = str(config.get("source", "release"))
+    if source not in _SOURCE_DIMS:
+        return dict(config)
+    dim = config.get("dim")
+    return {"source": "stored", "dim": _SOURCE_DIMS[source] if dim is None else dim}
+
+
 def build_label_embeddings(
     *,
     source: Source = "release",
@@ -187,15 +259,19 @@ def build_label_embeddings(
 ) -> LabelEmbeddings:
     """Label embeddings from ``source`` (see the module docstring).
 
-    ``path`` is required for ``release`` and ``glove`` (relative paths resolve against the
-    current directory); ``dim`` for ``learnable`` (default 300) and ``stored``.
+    ``path`` is required for ``glove``; for ``release`` it is optional (see
+    :func:`find_release_file`). Relative paths resolve against the current directory. ``dim`` is
+    required for ``stored``, optional for ``learnable`` (default 300).
     """
     if source in ("release", "glove"):
-        if not path:
-            raise ConfigError(f"label_embeddings.path is required for source {source!r}")
-        file = Path(path).expanduser()
-        if not file.is_file():
-            raise ConfigError(f"label_embeddings.path: file not found: {file}")
+        if source == "release":
+            file = find_release_file(path)
+        else:
+            if not path:
+                raise ConfigError(f"label_embeddings.path is required for source {source!r}")
+            file = Path(path).expanduser()
+            if not file.is_file():
+                raise ConfigError(f"label_embeddings.path: file not found: {file}")
         table = (
             read_release_embeddings(file, class_names=class_names)
             if source == "release"

@@ -1,4 +1,5 @@
-"""MM-CSE: class-aware feature decoupling + fine-grained semantic enhancement (METHODS.md s. 8).
+"""MM-CSE: class-aware feature decoupling + fine-grained semantic enhancement (docs/methods.md
+section 8).
 
 Zhao, Zhou et al., "Multimodal Class-aware Semantic Enhancement Network for Audio-Visual Video
 Parsing", AAAI 2025 (arXiv 2412.11248). The module layout follows the public reference code

@@ -1,4 +1,5 @@
-"""What every parsing model returns, and the benchmark's inference rule (METHODS.md section 2)."""
+"""What every parsing model returns, and the benchmark's inference rule (docs/methods.md
+section 2)."""
 
 from __future__ import annotations
 

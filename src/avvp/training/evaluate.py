@@ -1,4 +1,4 @@
-"""Evaluating a parsing model on an LLP split by the benchmark protocol (METHODS.md sec. 2)."""
+"""Evaluating a parsing model on an LLP split by the benchmark protocol (docs/methods.md sec. 2)."""
 
 from __future__ import annotations
 

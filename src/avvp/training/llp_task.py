@@ -22,7 +22,7 @@ RECIPES = ("han", "valor", "leap", "mmcse")
 def compute_parsing_loss(
     output: ParsingOutput, batch: Mapping[str, Tensor], loss_cfg: Any
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """The loss of ``loss_cfg.recipe`` (METHODS.md sections 5, 7, 8)."""
+    """The loss of ``loss_cfg.recipe`` (docs/methods.md sections 5, 7, 8)."""
     recipe = loss_cfg.recipe
     if recipe in ("valor", "leap", "mmcse") and "pseudo_audio" not in batch:
         raise ConfigError(

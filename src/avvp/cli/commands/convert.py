@@ -32,6 +32,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "with (LEAP release llp_label_glove_embeddings.pt)",
     )
     parser.add_argument(
+        "--heads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="attention heads of the encoder (han_mmil: HAN, default 1; mmpyr_*: MM-Pyramid, "
+        "the reference --mmp_head, default 8) or MM-CSE's SECM (the reference --nhead, default "
+        "8); not recorded in the weights, so give what the checkpoint was trained with",
+    )
+    parser.add_argument(
+        "--decoder-heads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="mmpyr_leap only: attention heads of the LEAP blocks (the reference --avl_head, "
+        "default 8)",
+    )
+    parser.add_argument(
         "--name", default=None, help="preset name stored in the sidecar (default: ARCH_reference)"
     )
 
@@ -50,7 +67,13 @@ def run(args: argparse.Namespace) -> int:
             raise DataError(f"--label-embeddings is only for --arch mmpyr_leap, not {args.arch}")
         labels = read_release_embeddings(args.label_embeddings)
     try:
-        model_cfg, weights = convert_reference(args.arch, state, label_embeddings=labels)
+        model_cfg, weights = convert_reference(
+            args.arch,
+            state,
+            label_embeddings=labels,
+            heads=args.heads,
+            decoder_heads=args.decoder_heads,
+        )
     except DataError as exc:
         raise DataError(f"{args.checkpoint}: {exc}") from None
     model = build_model(model_cfg)

@@ -50,12 +50,33 @@ def example_ave_batch(batch_size: int = 1) -> dict[str, torch.Tensor]:
     }
 
 
+def shape_only_config(cfg: Any) -> Any:
+    """A copy of ``cfg`` whose label embeddings build without their file or text encoder (zeros
+    of the same shape): they are a fixed buffer, so counts and FLOPs are unchanged, and ``info``
+    works from a fresh checkout that lacks the LEAP release file."""
+    import copy
+
+    from omegaconf import OmegaConf
+
+    from avvp.models.label_embeddings import placeholder_config
+
+    shaped = copy.deepcopy(cfg)
+    for key in ("model.decoder.label_embeddings", "model.label_embeddings"):
+        section = OmegaConf.select(shaped, key)
+        if section is not None and OmegaConf.is_dict(section):
+            plain = OmegaConf.to_container(section)
+            assert isinstance(plain, dict)
+            fields = {str(k): v for k, v in plain.items()}
+            OmegaConf.update(shaped, key, placeholder_config(fields), merge=False)
+    return shaped
+
+
 def describe(cfg: Any, *, flops: bool = True) -> dict[str, Any]:
     from avvp.config import to_container
     from avvp.models.complexity import count_parameters, estimate_flops
     from avvp.training.trainer import build_task
 
-    task = build_task(cfg, data_root=None)
+    task = build_task(shape_only_config(cfg), data_root=None)
     torch.manual_seed(int(cfg.seed))
     model = task.build_model()
     if cfg.task == "ave":  # AVE models build only live modules: every parameter counts

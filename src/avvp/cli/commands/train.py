@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from omegaconf import DictConfig, OmegaConf
+
 from avvp.config import load_config
 from avvp.errors import ConfigError
 
@@ -20,7 +22,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="dataset root")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="folder for run folders")
     parser.add_argument("--resume", type=Path, help="continue this interrupted run folder")
+    parser.add_argument(
+        "--label-embeddings",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="LEAP presets: the label embedding file (LEAP release llp_label_glove_embeddings.pt, "
+        "or a GloVe text file for source glove); default: $AVVP_LABEL_EMBEDDINGS, then "
+        "~/.cache/avvp/, then ./data/",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def set_label_embeddings_path(cfg: DictConfig, path: Path) -> None:
+    """Point the config's file-based label embeddings (LLP decoder or AVE head) at ``path``."""
+    for key in ("model.decoder.label_embeddings", "model.label_embeddings"):
+        section = OmegaConf.select(cfg, key)
+        if section is not None and section.get("source", "release") in ("release", "glove"):
+            OmegaConf.update(cfg, f"{key}.path", str(path), merge=True)
+            return
+    raise ConfigError(
+        f"--label-embeddings: config {cfg.name!r} reads no label-embedding file (its "
+        "label_embeddings source is not release or glove)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         if config is None:
             raise ConfigError("give a CONFIG preset or path (or --resume RUN)")
         cfg = load_config(config, overrides)
+    if args.label_embeddings is not None:
+        set_label_embeddings_path(cfg, args.label_embeddings)
     try:
         result = fit(
             cfg,

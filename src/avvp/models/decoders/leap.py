@@ -1,4 +1,4 @@
-"""LEAP: label-anticipated event disentanglement decoder (Zhou et al., ECCV 2024; METHODS.md
+"""LEAP: label-anticipated event disentanglement decoder (Zhou et al., ECCV 2024; docs/methods.md
 section 7), structured as the reference (jasongief/LEAP ``main_network_temporal_add_label.py``).
 
 Label embeddings F^l (C, d_l) are projected by ONE ``Linear(d_l, d)`` shared by both modalities

@@ -1,4 +1,4 @@
-"""MMIL: attentive multimodal multiple-instance pooling (HAN / MM-Pyramid decoder; METHODS.md
+"""MMIL: attentive multimodal multiple-instance pooling (HAN / MM-Pyramid decoder; docs/methods.md
 section 5).
 
 ``x = stack(audio, visual)`` (B, T, 2, d); ``p = sigmoid(fc_prob(x))``; temporal attention

@@ -1,4 +1,4 @@
-"""HAN: the hybrid attention network encoder (Tian et al., ECCV 2020; METHODS.md section 4).
+"""HAN: the hybrid attention network encoder (Tian et al., ECCV 2020; docs/methods.md section 4).
 
 One layer with self-attention and cross-modal attention whose outputs are added in one residual,
 then a feed-forward sublayer. The SAME layer weights serve both modalities. The reference

@@ -1,5 +1,5 @@
-"""MM-Pyramid encoder (Yu et al., ACM MM 2022; METHODS.md section 6), structured as the reference
-(JustinYuu/MM_Pyramid ``nets/MPAM.py``).
+"""MM-Pyramid encoder (Yu et al., ACM MM 2022; docs/methods.md section 6), structured as the
+reference (JustinYuu/MM_Pyramid ``nets/MPAM.py``).
 
 Each of ``levels`` pyramid levels (dilation 2^l) runs: banded self-attention per modality (segment
 i sees j only if |i - j| <= 2^l), ONE banded cross-attention layer shared by both directions,
