@@ -274,8 +274,10 @@ def test_avss_targets_differ() -> None:
 @pytest.mark.parametrize("target", ["eiou", "reference"])
 @pytest.mark.parametrize(("segment_weight", "avss_weight"), [(1.0, 1.0), (0.5, 0.25), (1.0, 0.0)])
 def test_leap_loss_closed_form(target: str, segment_weight: float, avss_weight: float) -> None:
-    # One video of the L_avss example (3 segments x 3 classes) with the LEAP decoder's outputs.
-    pa, pv, fa, fv = AVSS_PA[0], AVSS_PV[0], FEAT_A[0], FEAT_V[0]
+    # The example video (its video-level pseudo labels differ from its weak label) with the
+    # features of the L_avss example.
+    pa, pv, fa, fv = PA, PV, FEAT_A[0], FEAT_V[0]
+    assert any_segment(pa) != LABEL and any_segment(pv) != LABEL
     video_a, video_v = [0.8, 0.3, 0.4], [0.45, 0.7, 0.2]
     out = output(
         video_audio=t([video_a]),
@@ -287,7 +289,7 @@ def test_leap_loss_closed_form(target: str, segment_weight: float, avss_weight: 
         gate="or",
         extras={"segment_logits_audio": t([LOGIT_A]), "segment_logits_visual": t([LOGIT_V])},
     )
-    label = [1.0, 1.0, 1.0]
+    label = LABEL
     batch = {"label": t([label]), "pseudo_audio": t([pa]), "pseudo_visual": t([pv])}
     total, terms = leap_loss(
         out, batch, avss_weight=avss_weight, avss_target=target, segment_weight=segment_weight
