@@ -135,6 +135,32 @@ def avvp_batch(batch: Batch) -> dict[str, Tensor]:
     }
 
 
+@dataclass
+class Parity:
+    """Per-step losses. ``*_trained``: the loss that carries gradients (for the reference, the
+    value its ``train()`` backpropagates minus its gate term). ``*_gate``: LEAP's constant
+    BCE(hard OR gate, y), empty for HAN."""
+
+    ref_trained: list[float]
+    ours_trained: list[float]
+    ref_gate: list[float]
+    ours_gate: list[float]
+
+
+class _RecordingBCE(nn.BCELoss):
+    """The reference scripts' ``criterion`` (``nn.BCELoss()``), recording each value it returns:
+    LEAP's ``train()`` calls it for the audio, visual and gate terms, in that order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: list[float] = []
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        loss = super().forward(input, target)
+        self.values.append(float(loss.detach().double()))
+        return loss
+
+
 class _Loader:
     """The part of a DataLoader the reference ``train()`` touches: iteration and lengths."""
 
@@ -222,10 +248,7 @@ def check_deterministic(name: str, forward: Any) -> None:
         raise SystemExit(f"{name}: two forward passes differ: dropout is still active")
 
 
-def run_parity(
-    kind: str, repo: Path, *, steps: int, batch_size: int, seed: int
-) -> tuple[list[float], list[float]]:
-    """-> (reference losses, avvp losses), one per step."""
+def run_parity(kind: str, repo: Path, *, steps: int, batch_size: int, seed: int) -> Parity:
     module_name, preset, loss_overrides, _ = MODELS[kind]
     with _cuda_calls_stay_on_cpu(), _pandas_stand_in():
         main = _import_reference(repo.resolve(), module_name)
@@ -270,27 +293,31 @@ def run_parity(
 
     ref_losses: list[float] = []
     optimizer = torch.optim.Adam(reference.parameters(), lr=lr)
+    criterion = _RecordingBCE()
     with (
         _cuda_calls_stay_on_cpu(),
         _recorded_backward(ref_losses),
         contextlib.redirect_stdout(io.StringIO()),
     ):
-        main.train(args, reference, _Loader(samples), optimizer, nn.BCELoss(), epoch=1)
-    if len(ref_losses) != steps:
+        main.train(args, reference, _Loader(samples), optimizer, criterion, epoch=1)
+    if len(ref_losses) != steps or len(criterion.values) != 3 * steps:
         raise SystemExit(f"{kind}: the reference train() ran {len(ref_losses)} of {steps} steps")
+    ref_gate = criterion.values[2::3] if kind == "mmpyr_leap" else []
+    if ref_gate:
+        ref_losses = [total - gate for total, gate in zip(ref_losses, ref_gate, strict=True)]
 
     ours_losses: list[float] = []
+    ours_gate: list[float] = []
     ours_optimizer = make_optimizer(ours, cfg.optim)
     for batch in batches:
         ours_optimizer.zero_grad(set_to_none=True)
         loss, terms = compute_parsing_loss(ours(avvp_batch(batch)), avvp_batch(batch), cfg.loss)
         loss.backward()
         ours_optimizer.step()
-        value = float(loss.detach().double())
-        if "global" in terms:  # the reference adds this gradient-free constant
-            value += float(terms["global"].double())
-        ours_losses.append(value)
-    return ref_losses, ours_losses
+        ours_losses.append(float(loss.detach().double()))
+        if "global" in terms:  # logged, not added (no gradient)
+            ours_gate.append(float(terms["global"].double()))
+    return Parity(ref_losses, ours_losses, ref_gate, ours_gate)
 
 
 def main() -> None:
@@ -320,18 +347,31 @@ def main() -> None:
         if path is None:
             continue
         batch_size = args.batch_size or MODELS[kind][3]
-        ref, ours = run_parity(kind, path, steps=args.steps, batch_size=batch_size, seed=args.seed)
+        result = run_parity(kind, path, steps=args.steps, batch_size=batch_size, seed=args.seed)
         print(f"\n{kind} (batch {batch_size})")
-        print(f"{'step':>4}  {'reference loss':>15}  {'avvp loss':>15}  {'rel. diff':>9}")
-        worst = 0.0
-        for step, (r, o) in enumerate(zip(ref, ours, strict=True), start=1):
-            rel = abs(o - r) / abs(r)
-            worst = max(worst, rel)
-            flag = "" if rel <= args.rtol else "  MISMATCH"
-            print(f"{step:>4}  {r:>15.8f}  {o:>15.8f}  {rel:>9.2e}{flag}")
-        verdict = "ok" if worst <= args.rtol else "MISMATCH"
-        print(f"{kind}: max relative difference {worst:.2e} (rtol {args.rtol:g}): {verdict}")
-        if worst > args.rtol:
+        header = f"{'step':>4}  {'reference loss':>15}  {'avvp loss':>15}  {'rel. diff':>9}"
+        if result.ref_gate:
+            header += f"  {'gate term ref.':>15}  {'gate term avvp':>15}  {'rel. diff':>9}"
+        print(header)
+        worst = {"loss": 0.0, "gate term": 0.0}
+        for step in range(args.steps):
+            pairs = [("loss", result.ref_trained[step], result.ours_trained[step])]
+            if result.ref_gate:
+                pairs.append(("gate term", result.ref_gate[step], result.ours_gate[step]))
+            cells, flag = [f"{step + 1:>4}"], ""
+            for name, r, o in pairs:
+                rel = abs(o - r) / max(abs(r), 1e-12)
+                worst[name] = max(worst[name], rel)
+                cells.append(f"{r:>15.8f}  {o:>15.8f}  {rel:>9.2e}")
+                flag = flag if rel <= args.rtol else "  MISMATCH"
+            print("  ".join(cells) + flag)
+        for name in ("loss", "gate term") if result.ref_gate else ("loss",):
+            verdict = "ok" if worst[name] <= args.rtol else "MISMATCH"
+            print(
+                f"{kind} {name}: max relative difference {worst[name]:.2e} over {args.steps} "
+                f"steps (rtol {args.rtol:g}): {verdict}"
+            )
+        if any(w > args.rtol for w in worst.values()):
             failed.append(kind)
     if failed:
         print(f"\nlosses differ beyond rtol {args.rtol:g}: {', '.join(failed)}")
