@@ -149,6 +149,24 @@ def _reference_model(kind: str, module: Any) -> torch.nn.Module:
     return model
 
 
+def reference_train_args(kind: str) -> tuple[float, argparse.Namespace]:
+    """The learning rate and the ``args`` of the reference script's ``train()`` for ``kind``:
+    main_avvp.py defaults for HAN, run_leap_train.sh for LEAP (segment and L_avss losses on,
+    weights 1, pseudo labels, eps 0.01)."""
+    if kind == "han_mmil":
+        return 3e-4, argparse.Namespace(log_interval=50)
+    return 1e-4, argparse.Namespace(
+        log_interval=50,
+        temporal_v_loss_flag=True,
+        temporal_a_loss_flag=True,
+        loss_temporal_wei=1.0,
+        avss_loss_flag=True,
+        loss_avss_wei=1.0,
+        use_pseudo_label=True,
+        eps=0.01,
+    )
+
+
 def reference_throughput(kind: str, repo: Path, root: Path, *, steps: int) -> float:
     """The reference models and losses fed by a lean per-video loader (no pandas, no per-item
     label-embedding load, no worker processes): a stricter baseline than the references' own."""
@@ -304,12 +322,10 @@ def reference_own_loader_throughput(
             "st_dir": "../data/feats/r2plus1d_18/",
             "transform": main.transforms.Compose([main.ToTensor()]),
         }
+        lr, args = reference_train_args(kind)
         if kind == "han_mmil":
-            lr = 3e-4
             dataset = main.LLP_dataset(**layout)
-            args = argparse.Namespace(log_interval=50)
         else:
-            lr = 1e-4
             dataset = main.LLP_dataset(
                 **layout,
                 dataset_label_embedding_dir=str(
@@ -318,17 +334,6 @@ def reference_own_loader_throughput(
                 word_embedding_dim=300,
                 v_pseudo_flag=True,
                 a_pseudo_flag=True,
-            )
-            # run_leap_train.sh
-            args = argparse.Namespace(
-                log_interval=50,
-                temporal_v_loss_flag=True,
-                temporal_a_loss_flag=True,
-                loss_temporal_wei=1.0,
-                avss_loss_flag=True,
-                loss_avss_wei=1.0,
-                use_pseudo_label=True,
-                eps=0.01,
             )
         needed = (warmup + steps) * batch_size
         if len(dataset) < needed:
