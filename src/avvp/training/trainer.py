@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -197,14 +198,40 @@ class RunResult:
     is_main: bool = True
 
 
+def output_folder(out: Path) -> Path:
+    """``out``, created if needed; a one-line error when it is a file or cannot be created."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: not writable")
+    return out
+
+
 def new_run_dir(out: Path, name: str) -> Path:
+    """Create and return a fresh ``out/<name>-<YYYYmmdd-HHMMSS>[-N]`` folder.
+
+    The folder is claimed with an exclusive ``mkdir``: two runs started in the same second (or
+    two processes racing) never share a folder, the later one takes the next free suffix.
+    """
+    output_folder(out)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = out / f"{name}-{stamp}"
     suffix = 1
-    while run_dir.exists():
-        suffix += 1
-        run_dir = out / f"{name}-{stamp}-{suffix}"
-    return run_dir
+    while True:
+        run_dir = out / (f"{name}-{stamp}" if suffix == 1 else f"{name}-{stamp}-{suffix}")
+        try:
+            run_dir.mkdir()
+        except FileExistsError:
+            suffix += 1
+            continue
+        except OSError as exc:
+            raise ConfigError(
+                f"--out {out}: cannot create a run folder ({exc.strerror})"
+            ) from None
+        return run_dir
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -246,14 +273,8 @@ def fit(
     elif run_dir is None:
         if out is None:
             raise ConfigError("give an output folder (--out) or a run to resume (--resume)")
-        run_dir = new_run_dir(Path(out), str(cfg.name)) if env.is_main else Path(out)
-        if env.distributed:  # every rank must agree on the folder rank 0 chose
-            import torch.distributed as dist
-
-            shared = [str(run_dir)]
-            dist.broadcast_object_list(shared, src=0)
-            run_dir = Path(shared[0])
-    ckpt_dir = run_dir / "checkpoints"
+        if env.is_main:  # fail on a bad --out before the (slow) data and model set-up
+            output_folder(Path(out))
 
     seed_everything(int(cfg.seed))
     # Deterministic CPU kernels; on CUDA some kernels have no deterministic variant (warn only).
@@ -269,6 +290,17 @@ def fit(
         len(train_set), global_batch=int(cfg.train.batch_size), seed=int(cfg.seed), env=env
     )
 
+    if run_dir is None:
+        # Claimed only now, so a config or data error leaves no empty run folder behind.
+        assert out is not None
+        run_dir = new_run_dir(Path(out), str(cfg.name)) if env.is_main else Path(out)
+        if env.distributed:  # every rank must agree on the folder rank 0 chose
+            import torch.distributed as dist
+
+            shared = [str(run_dir)]
+            dist.broadcast_object_list(shared, src=0)
+            run_dir = Path(shared[0])
+    ckpt_dir = run_dir / "checkpoints"
     start_epoch, best_score, best_epoch = 1, -math.inf, 0
     history: list[dict[str, Any]] = []
     if resume is not None:
