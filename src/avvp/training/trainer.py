@@ -234,6 +234,19 @@ def new_run_dir(out: Path, name: str) -> Path:
         return run_dir
 
 
+def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+    with (run_dir / "metrics.jsonl").open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
+    """Replace ``metrics.jsonl`` by ``records`` atomically."""
+    path = run_dir / "metrics.jsonl"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(m) + "\n" for m in records))
+    os.replace(tmp, path)
+
+
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
@@ -312,11 +325,16 @@ def fit(
         torch.set_rng_state(state["rng"])
         start_epoch = int(state["epoch"]) + 1
         best_score, best_epoch = float(state["best_score"]), int(state["best_epoch"])
-        history = [
-            m
-            for m in read_metrics(run_dir)
-            if "split" not in m and int(m.get("epoch", 0)) <= int(state["epoch"])
-        ]
+        if "history" in state:
+            # The state carries the epoch lines it has seen: metrics.jsonl is rebuilt from it,
+            # so a kill between saving the state and appending the line loses nothing.
+            history = list(state["history"])
+        else:  # a state written before the lines were part of it
+            history = [
+                m
+                for m in read_metrics(run_dir)
+                if "split" not in m and int(m.get("epoch", 0)) <= int(state["epoch"])
+            ]
         if env.is_main:  # the resolved config now includes the overrides given when resuming
             save_config(cfg, run_dir / "config.yaml")
     elif env.is_main:
@@ -330,7 +348,7 @@ def fit(
         }
         (run_dir / "provenance.json").write_text(json.dumps(info, indent=2) + "\n")
     if env.is_main:
-        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in history))
+        write_metrics(run_dir, history)
 
     train_model: nn.Module = model
     if env.distributed:
@@ -398,6 +416,7 @@ def fit(
             "seconds": round(time.perf_counter() - started, 3),
             "best_epoch": best_epoch,
         }
+        history.append(record)
         if env.is_main:
             meta = {"epoch": epoch, "val": evaluation.scores}
             if improved:
@@ -413,10 +432,10 @@ def fit(
                     "epoch": epoch,
                     "best_score": best_score,
                     "best_epoch": best_epoch,
+                    "history": history,
                 },
             )
-            with (run_dir / "metrics.jsonl").open("a") as fh:
-                fh.write(json.dumps(record) + "\n")
+            append_metrics(run_dir, record)
             if show:
                 tqdm.write(
                     f"epoch {epoch}: loss {train_logs['train/loss']:.4f}  "
@@ -435,17 +454,14 @@ def fit(
             model, test_set, device=env.device, env=None, keep_predictions=True, desc="test"
         )
         test_report = task.write_report(evaluation, test_set, run_dir / "test", "test")
-        with (run_dir / "metrics.jsonl").open("a") as fh:
-            fh.write(
-                json.dumps(
-                    {
-                        "split": "test",
-                        "epoch": best_epoch,
-                        **{f"test/{k}": v for k, v in evaluation.scores.items()},
-                    }
-                )
-                + "\n"
-            )
+        append_metrics(
+            run_dir,
+            {
+                "split": "test",
+                "epoch": best_epoch,
+                **{f"test/{k}": v for k, v in evaluation.scores.items()},
+            },
+        )
     barrier()
     return RunResult(
         run_dir=run_dir,
