@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from avvp.config import save_config, to_container
 from avvp.errors import ConfigError, DataError
-from avvp.training.checkpoint import save_checkpoint
+from avvp.training.checkpoint import check_weights_fit, save_checkpoint
 from avvp.training.distributed import (
     DistEnv,
     all_reduce_sum,
@@ -228,9 +228,7 @@ def new_run_dir(out: Path, name: str) -> Path:
             suffix += 1
             continue
         except OSError as exc:
-            raise ConfigError(
-                f"--out {out}: cannot create a run folder ({exc.strerror})"
-            ) from None
+            raise ConfigError(f"--out {out}: cannot create a run folder ({exc.strerror})") from None
         return run_dir
 
 
@@ -319,6 +317,9 @@ def fit(
     if resume is not None:
         state = load_state(ckpt_dir / "last_state")
         weights = state["model"]
+        check_weights_fit(
+            model, weights, f"{ckpt_dir / 'last_state.safetensors'} (config: config.yaml)"
+        )
         model.load_state_dict(weights)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
