@@ -96,6 +96,11 @@ def test_kill_then_resume_matches_the_uninterrupted_run(
     assert not list((run_dir / "checkpoints").glob("last_state.json"))
 
 
+def test_metrics_log_the_lr_used_in_each_epoch(uninterrupted: Path) -> None:
+    # optim.lr=1e-3 halved after every epoch: epoch k trains with 1e-3 / 2^(k-1).
+    assert [m["lr"] for m in read_metrics(uninterrupted)] == pytest.approx([1e-3, 5e-4, 2.5e-4])
+
+
 def test_state_is_one_file_and_a_failed_rename_keeps_the_previous_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

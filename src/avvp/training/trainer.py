@@ -30,9 +30,11 @@ from avvp.errors import ConfigError, DataError
 from avvp.training.checkpoint import check_weights_fit, save_checkpoint
 from avvp.training.distributed import (
     DistEnv,
+    all_gather_object,
     all_reduce_sum,
     barrier,
     init_distributed,
+    rank_seed,
 )
 from avvp.training.evaluate import BatchDataset, to_device
 from avvp.training.provenance import provenance
@@ -89,6 +91,28 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def rng_state(device: torch.device) -> dict[str, Tensor]:
+    """This process's torch RNG state: the CPU generator, and the device's when on CUDA."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda" and torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore_rng(saved: Any, env: DistEnv, seed: int) -> None:
+    """Restore this rank's RNG from a saved state (one entry per rank, or an older single one)."""
+    if isinstance(saved, Tensor):  # states before per-rank RNG: one CPU state for every rank
+        torch.set_rng_state(saved)
+        return
+    if env.rank >= len(saved):  # resumed on more processes than saved: a fresh per-rank seed
+        torch.manual_seed(rank_seed(seed, env.rank))
+        return
+    mine = saved[env.rank]
+    torch.set_rng_state(mine["cpu"])
+    if "cuda" in mine and env.device.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.set_rng_state(mine["cuda"], env.device)
 
 
 def make_optimizer(model: nn.Module, optim_cfg: Any) -> torch.optim.Optimizer:
@@ -294,6 +318,8 @@ def fit(
     train_set = task.dataset("train", train=True)
     val_set = task.dataset("val", train=False)
     model = task.build_model().to(env.device)
+    if env.rank:  # the same initial weights everywhere, then a dropout stream of its own
+        seed_everything(rank_seed(int(cfg.seed), env.rank))
     optimizer = make_optimizer(model, cfg.optim)
     epochs = int(cfg.train.epochs)
     scheduler = make_scheduler(optimizer, cfg.optim, epochs)
@@ -323,7 +349,7 @@ def fit(
         model.load_state_dict(weights)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
+        restore_rng(state["rng"], env, int(cfg.seed))
         start_epoch = int(state["epoch"]) + 1
         best_score, best_epoch = float(state["best_score"]), int(state["best_epoch"])
         if "history" in state:
@@ -366,6 +392,7 @@ def fit(
 
     for epoch in range(start_epoch, epochs + 1):
         started = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]  # the rate of this epoch (logged, not the next one)
         train_model.train()
         sums: dict[str, Tensor] = {}
         steps = 0
@@ -413,11 +440,12 @@ def fit(
             "epoch": epoch,
             **train_logs,
             **scores,
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": lr,
             "seconds": round(time.perf_counter() - started, 3),
             "best_epoch": best_epoch,
         }
         history.append(record)
+        rng = all_gather_object(rng_state(env.device))  # every rank's, for --resume
         if env.is_main:
             meta = {"epoch": epoch, "val": evaluation.scores}
             if improved:
@@ -429,7 +457,7 @@ def fit(
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
-                    "rng": torch.get_rng_state(),
+                    "rng": rng,
                     "epoch": epoch,
                     "best_score": best_score,
                     "best_epoch": best_epoch,
