@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -138,6 +139,20 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     raise ConfigError(f"{name_or_path}: no such config file or preset (looked in {CONFIG_DIR})")
 
 
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """``:LINE:COLUMN`` (1-based) of a YAML error, where the parser knows it."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if problem:
+        return f"{context}, {problem}" if context else str(problem)
+    return str(exc).splitlines()[0]
+
+
 def load_config(
     name_or_path: str | Path | None = None, overrides: Sequence[str] = ()
 ) -> DictConfig:
@@ -148,6 +163,10 @@ def load_config(
         path = resolve_config_path(name_or_path)
         try:
             loaded = OmegaConf.load(path)
+        except yaml.YAMLError as exc:
+            raise ConfigError(
+                f"{path}{_yaml_where(exc)}: not valid YAML ({_yaml_problem(exc)})"
+            ) from None
         except (OmegaConfBaseException, OSError, ValueError) as exc:
             raise ConfigError(f"{path}: cannot read config ({exc})") from None
         if not isinstance(loaded, DictConfig):
@@ -175,7 +194,31 @@ def load_config(
         OmegaConf.resolve(config)
     except OmegaConfBaseException as exc:
         raise ConfigError(f"cannot resolve config interpolations: {exc}") from None
+    check_values(config)
     return config
+
+
+# (key, smallest allowed value, wording): values outside fail at load time, not deep in torch.
+_LOWER_BOUNDS: tuple[tuple[str, float, str], ...] = (
+    ("optim.lr", 0, "must not be negative"),
+    ("optim.weight_decay", 0, "must not be negative"),
+    ("optim.step_size", 1, "must be a positive number of epochs"),
+    ("optim.warmup_epochs", 0, "must not be negative"),
+    ("train.epochs", 1, "must be at least 1"),
+    ("train.batch_size", 1, "must be at least 1"),
+    ("train.eval_batch_size", 1, "must be at least 1"),
+    ("data.num_workers", 0, "must not be negative"),
+)
+
+
+def check_values(config: DictConfig) -> None:
+    """One-line errors for values of the typed sections that no run can use."""
+    for key, low, wording in _LOWER_BOUNDS:
+        value = OmegaConf.select(config, key)
+        if value is not None and value < low:
+            raise ConfigError(f"{key}={value}: {wording}")
+    if config.optim.scheduler == "warmup_cosine" and config.optim.lr == 0:
+        raise ConfigError("optim.lr=0: warmup_cosine scales relative to lr, which must be > 0")
 
 
 def to_container(config: DictConfig) -> dict[str, Any]:

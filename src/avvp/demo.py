@@ -99,7 +99,6 @@ def run_demo(
         cache or default_cache_dir(), sizes=sizes, seed=seed, mmcse="mmcse" in methods
     )
     demo_dir = new_run_dir(Path(out), "demo")
-    demo_dir.mkdir(parents=True)
 
     configs: dict[str, DictConfig] = {}
     for method in methods:

@@ -141,3 +141,29 @@ def test_torchrun_two_processes_match_one(tiny_llp: Path, tmp_path: Path) -> Non
         assert a["train/loss"] == pytest.approx(b["train/loss"], rel=1e-5)
         # Validation is sharded across the ranks and the statistics summed: same numbers.
         assert a["val/segment/type@av"] == pytest.approx(b["val/segment/type@av"], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_torchrun_resume_restores_every_ranks_rng(tiny_llp: Path, tmp_path: Path) -> None:
+    """With dropout, each rank draws its own masks, and --resume restores each rank's stream."""
+    from avvp.training.state import load_state
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+              "-m", "avvp", "train"]
+    common = ["--data", str(tiny_llp), "--no-progress"]
+
+    def run(*args: str) -> None:
+        done = subprocess.run([*launch, *args, *common], capture_output=True, text=True, env=env,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    run("smoke", *FAST, "train.epochs=2", "--out", str(tmp_path / "full"))
+    run("smoke", *FAST, "train.epochs=1", "--out", str(tmp_path / "part"))
+    (part,) = (tmp_path / "part").iterdir()
+    rng = load_state(part / "checkpoints" / "last_state")["rng"]
+    assert len(rng) == 2 and not torch.equal(rng[0]["cpu"], rng[1]["cpu"])  # own streams
+    run("--resume", str(part), "train.epochs=2")
+    (full,) = (tmp_path / "full").iterdir()
+    wf, wp = weights(full), weights(part)
+    assert all(torch.equal(wf[k], wp[k]) for k in wf)

@@ -64,7 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # argparse binds positionals in one run, so `avvp train CONFIG --data D key=value` would leave
+    # the trailing overrides unrecognized: they join the command's `overrides` list instead.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        overrides = getattr(args, "overrides", None)
+        stray = [item for item in extra if item.startswith("-") or "=" not in item]
+        if not isinstance(overrides, list) or stray:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        overrides.extend(extra)
     run = getattr(args, "_run", None)
     if run is None:
         (getattr(args, "_group_parser", None) or parser).print_help()

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from avvp.errors import DataError
+from avvp.torch_io import read_torch_file
 
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "network")
 
@@ -58,10 +59,7 @@ def read_reference_state_dict(path: Path) -> dict[str, Tensor]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: checkpoint not found")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many exception types for unreadable files
-        raise DataError(f"{path}: cannot read as a torch checkpoint ({exc})") from None
+    obj = read_torch_file(path, what="as a torch checkpoint")
     return unwrap_state_dict(obj, source=str(path))
 
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avvp.errors import AvvpError, DataError
+from avvp.torch_io import read_torch_file
 from avvp.video.decode import DecodedVideo
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -62,10 +63,7 @@ def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
             return dict(load_file(str(path)))
         except (SafetensorError, OSError) as exc:
             raise DataError(f"{path}: cannot read safetensors file ({exc})") from None
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad pickle
-        raise DataError(f"{path}: cannot read torch weights ({exc})") from None
+    obj = read_torch_file(path, what="torch weights")
     for wrapper in ("state_dict", "model"):
         if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
             obj = obj[wrapper]

@@ -20,6 +20,7 @@ key or a value of the wrong type is a ``ConfigError`` naming the key path
 from __future__ import annotations
 
 import inspect
+import itertools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -144,6 +145,26 @@ def _call(builder: Callable[..., nn.Module], kwargs: dict[str, Any], where: str)
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _check_widths(parts: list[tuple[str, Callable[..., nn.Module], dict[str, Any]]]) -> None:
+    """Each stage reads the previous one's ``d_model``-wide features: the widths must agree.
+
+    Checked before anything is built, so a mismatch is a config error naming both keys instead
+    of a shape error in the first forward pass.
+    """
+    widths: list[tuple[str, int, bool]] = []
+    for where, builder, kwargs in parts:
+        param = inspect.signature(builder).parameters.get("d_model")
+        if param is None:
+            continue
+        given = "d_model" in kwargs
+        widths.append((where, int(kwargs["d_model"] if given else param.default), given))
+    for (prev, prev_width, prev_given), (where, width, given) in itertools.pairwise(widths):
+        if width != prev_width:
+            first = f"{prev}.d_model={prev_width}" + ("" if prev_given else " (default)")
+            second = f"{where}.d_model={width}" + ("" if given else " (default)")
+            raise ConfigError(f"{second} does not match {first}: the widths must be equal")
+
+
 def build_model(config: Mapping[str, Any]) -> nn.Module:
     """Build a ``ParsingModel`` from the ``model:`` section of a preset."""
     cfg = _plain(config, "model")
@@ -165,17 +186,25 @@ def build_model(config: Mapping[str, Any]) -> nn.Module:
 
     inputs_cfg = _plain(cfg.get("inputs") or {"name": "llp"}, "model.inputs")
     inputs_cfg.setdefault("name", "llp")
-    builder = _select(INPUTS, inputs_cfg, "model.inputs")
-    inputs = _call(builder, _kwargs(builder, inputs_cfg, "model.inputs"), "model.inputs")
-
+    in_builder = _select(INPUTS, inputs_cfg, "model.inputs")
+    in_kwargs = _kwargs(in_builder, inputs_cfg, "model.inputs")
     enc_cfg = _plain(cfg["encoder"], "model.encoder")
-    builder = _select(ENCODERS, enc_cfg, "model.encoder")
-    encoder = _call(builder, _kwargs(builder, enc_cfg, "model.encoder"), "model.encoder")
-
+    enc_builder = _select(ENCODERS, enc_cfg, "model.encoder")
+    enc_kwargs = _kwargs(enc_builder, enc_cfg, "model.encoder")
     dec_cfg = _plain(cfg["decoder"], "model.decoder")
     builder = _select(DECODERS, dec_cfg, "model.decoder")
     label_cfg = dec_cfg.pop("label_embeddings", None)
     kwargs = _kwargs(builder, dec_cfg, "model.decoder")
+    _check_widths(
+        [
+            ("model.inputs", in_builder, in_kwargs),
+            ("model.encoder", enc_builder, enc_kwargs),
+            ("model.decoder", builder, kwargs),
+        ]
+    )
+    inputs = _call(in_builder, in_kwargs, "model.inputs")
+    encoder = _call(enc_builder, enc_kwargs, "model.encoder")
+
     if "label_embeddings" in inspect.signature(builder).parameters:
         where = "model.decoder.label_embeddings"
         if label_cfg is None:

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from avvp.classes import LLP_CLASSES
 from avvp.errors import ConfigError, DataError
+from avvp.torch_io import read_torch_file
 
 Source = Literal["release", "glove", "sentence", "learnable", "stored"]
 
@@ -97,10 +98,7 @@ def read_release_embeddings(path: Path, *, class_names: Sequence[str] = LLP_CLAS
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: label embedding file not found")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a corrupt / non-torch file
-        raise DataError(f"{path}: cannot read as a torch-saved dict of tensors ({exc})") from None
+    obj = read_torch_file(path, what="as a torch-saved dict of tensors")
     if not isinstance(obj, dict):
         raise DataError(
             f"{path}: expected a dict of class name -> tensor, got {type(obj).__name__}"

@@ -93,6 +93,28 @@ def read_weights(prefix: Path, *, device: str | torch.device = "cpu") -> dict[st
         raise DataError(f"{weights_path}: cannot read safetensors file ({exc})") from None
 
 
+def check_weights_fit(model: nn.Module, weights: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise a one-line ``DataError`` unless ``weights`` load into ``model`` exactly.
+
+    ``load_state_dict`` would raise a multi-line size-mismatch traceback for a checkpoint of
+    another width than the config; this names the file, the first tensor and both shapes.
+    """
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    if missing or unexpected:
+        raise DataError(
+            f"{source}: weights do not match the model of the config "
+            f"(missing: {missing[:5]}, unexpected: {unexpected[:5]})"
+        )
+    for key, tensor in weights.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise DataError(
+                f"{source}: {key} has shape {tuple(tensor.shape)}, the model of the config "
+                f"expects {tuple(expected[key].shape)} (weights of another model width?)"
+            )
+
+
 def load_checkpoint(
     prefix: Path, *, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -112,12 +134,8 @@ def load_checkpoint(
 
         model = build_model(config["model"])
     state = read_weights(prefix, device="cpu")
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        weights_path, _ = _paths(prefix)
-        raise DataError(
-            f"{weights_path}: weights do not match the model in its sidecar "
-            f"(missing: {list(missing)[:5]}, unexpected: {list(unexpected)[:5]})"
-        )
+    weights_path, sidecar_path = _paths(prefix)
+    check_weights_fit(model, state, f"{weights_path} (config: {sidecar_path.name})")
+    model.load_state_dict(state)
     model.to(device).eval()
     return model, sidecar

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
 from avvp.errors import ConfigError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,27 @@ def init_distributed(device_name: str = "auto") -> DistEnv:
             torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return DistEnv(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of rank ``rank``'s own randomness (dropout and other in-model draws).
+
+    ``seed + rank``: every rank draws different dropout masks, while rank 0 (and so a single
+    process) keeps ``seed``. The batch order does not use it: it depends on ``seed`` alone so that
+    the ranks agree on the epoch's permutation.
+    """
+    if rank < 0:
+        raise ValueError(f"rank {rank}: must not be negative")
+    return seed + rank
+
+
+def all_gather_object(obj: T) -> list[T]:
+    """Every rank's ``obj``, in rank order (``[obj]`` in a single process)."""
+    if dist.is_available() and dist.is_initialized():
+        gathered: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, obj)
+        return gathered
+    return [obj]
 
 
 def shutdown_distributed() -> None:

@@ -10,7 +10,7 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from avvp.errors import ConfigError
+from avvp.errors import ConfigError, DataError
 from avvp.jsonio import write_json_strict
 from avvp.models.outputs import GATES, Gate, ParsingOutput
 from avvp.training.distributed import DistEnv
@@ -119,6 +119,7 @@ class LLPTask:
         keep_predictions: bool = False,
         desc: str = "eval",
     ) -> ParsingEvaluation:
+        self.require_ground_truth(dataset)
         gate: Gate | None = self.cfg.eval.gate
         return evaluate_parsing(
             model,
@@ -133,6 +134,27 @@ class LLPTask:
             keep_predictions=keep_predictions,
             keep_extras=("attention_audio", "attention_visual"),
             desc=desc,
+        )
+
+    def require_ground_truth(self, dataset: BatchDataset) -> None:
+        """A one-line error naming the missing annotation file when a split cannot be scored."""
+        split = getattr(dataset, "split", None)
+        if split is None or getattr(split, "gt_audio", None) is not None:
+            return
+        from avvp.data.llp import EVAL_FILES, find_annotations_dir
+
+        names = " and ".join(EVAL_FILES.values())
+        if split.name == "train" or self.root is None:
+            raise DataError(
+                f"the {split.name} split has no segment-level annotations to score against "
+                f"({names} annotate val and test)"
+            )
+        folder = find_annotations_dir(self.root)
+        missing = [folder / name for name in EVAL_FILES.values() if not (folder / name).is_file()]
+        where = missing[0] if missing else folder
+        raise DataError(
+            f"{where}: not found; scoring the {split.name} split needs the segment-level "
+            f"annotations {names}"
         )
 
     def write_report(

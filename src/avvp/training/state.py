@@ -1,7 +1,11 @@
-"""Resumable training state (optimizer, scheduler, RNG, epoch) in safetensors + JSON.
+"""Resumable training state (optimizer, scheduler, RNG, epoch, metrics) in ONE safetensors file.
 
-Tensors (optimizer moments, RNG states) go to ``<prefix>.safetensors``; everything else to
-``<prefix>.json``. Nothing is pickled, so resuming never unpickles a file.
+Tensors (weights, optimizer moments, RNG states) are the file's tensors; everything else is a JSON
+skeleton in the file's metadata, with references to the tensors. One file written to a temporary
+name and renamed is one atomic unit: a run killed at any moment resumes either from the previous
+epoch's complete state or from the new one, never from a mix. Nothing is pickled, so resuming
+never unpickles a file. (Versions before this one wrote the skeleton to ``<prefix>.json``; such
+states are still read.)
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from avvp.errors import DataError
+
+FORMAT = "avvp-train-state"
 
 
 def _split_tensors(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
@@ -49,29 +55,40 @@ def _join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def save_state(prefix: Path, state: dict[str, Any]) -> None:
+    """Write ``<prefix>.safetensors`` atomically (temporary file, fsync, rename)."""
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _split_tensors(state, "", tensors)
-    weights, sidecar = prefix.with_suffix(".safetensors"), prefix.with_suffix(".json")
-    tmp_w, tmp_s = (
-        weights.with_name(weights.name + ".tmp"),
-        sidecar.with_name(sidecar.name + ".tmp"),
-    )
-    save_file(tensors, str(tmp_w))
-    tmp_s.write_text(json.dumps(skeleton))
-    os.replace(tmp_w, weights)
-    os.replace(tmp_s, sidecar)
+    weights = prefix.with_suffix(".safetensors")
+    tmp = weights.with_name(weights.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": FORMAT, "state": json.dumps(skeleton)})
+    # Flush the bytes before the rename: after a crash the name points at a complete file.
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, weights)
+    # A skeleton left by an older version would describe another epoch: drop it.
+    prefix.with_suffix(".json").unlink(missing_ok=True)
 
 
 def load_state(prefix: Path) -> dict[str, Any]:
-    weights, sidecar = prefix.with_suffix(".safetensors"), prefix.with_suffix(".json")
-    for path in (weights, sidecar):
-        if not path.is_file():
-            raise DataError(f"{path}: training state not found (cannot resume)")
+    weights, legacy = prefix.with_suffix(".safetensors"), prefix.with_suffix(".json")
+    if not weights.is_file():
+        raise DataError(f"{weights}: training state not found (cannot resume)")
     try:
-        skeleton = json.loads(sidecar.read_text())
+        with safe_open(str(weights), "pt") as handle:
+            metadata = handle.metadata() or {}
         tensors = load_file(str(weights))
+        if "state" in metadata:
+            skeleton = json.loads(metadata["state"])
+        elif legacy.is_file():
+            skeleton = json.loads(legacy.read_text())
+        else:
+            raise DataError(f"{weights}: not an avvp training state (no state metadata)")
     except (json.JSONDecodeError, OSError, SafetensorError) as exc:
-        raise DataError(f"{prefix}: cannot read training state ({exc})") from None
+        raise DataError(f"{weights}: cannot read training state ({exc})") from None
     state = _join_tensors(skeleton, tensors)
-    assert isinstance(state, dict)
+    if not isinstance(state, dict):
+        raise DataError(f"{weights}: not an avvp training state")
     return state

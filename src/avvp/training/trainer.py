@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -26,12 +27,14 @@ from tqdm import tqdm
 
 from avvp.config import save_config, to_container
 from avvp.errors import ConfigError, DataError
-from avvp.training.checkpoint import save_checkpoint
+from avvp.training.checkpoint import check_weights_fit, save_checkpoint
 from avvp.training.distributed import (
     DistEnv,
+    all_gather_object,
     all_reduce_sum,
     barrier,
     init_distributed,
+    rank_seed,
 )
 from avvp.training.evaluate import BatchDataset, to_device
 from avvp.training.provenance import provenance
@@ -88,6 +91,28 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def rng_state(device: torch.device) -> dict[str, Tensor]:
+    """This process's torch RNG state: the CPU generator, and the device's when on CUDA."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda" and torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore_rng(saved: Any, env: DistEnv, seed: int) -> None:
+    """Restore this rank's RNG from a saved state (one entry per rank, or an older single one)."""
+    if isinstance(saved, Tensor):  # states before per-rank RNG: one CPU state for every rank
+        torch.set_rng_state(saved)
+        return
+    if env.rank >= len(saved):  # resumed on more processes than saved: a fresh per-rank seed
+        torch.manual_seed(rank_seed(seed, env.rank))
+        return
+    mine = saved[env.rank]
+    torch.set_rng_state(mine["cpu"])
+    if "cuda" in mine and env.device.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.set_rng_state(mine["cuda"], env.device)
 
 
 def make_optimizer(model: nn.Module, optim_cfg: Any) -> torch.optim.Optimizer:
@@ -197,14 +222,51 @@ class RunResult:
     is_main: bool = True
 
 
+def output_folder(out: Path) -> Path:
+    """``out``, created if needed; a one-line error when it is a file or cannot be created."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: not writable")
+    return out
+
+
 def new_run_dir(out: Path, name: str) -> Path:
+    """Create and return a fresh ``out/<name>-<YYYYmmdd-HHMMSS>[-N]`` folder.
+
+    The folder is claimed with an exclusive ``mkdir``: two runs started in the same second (or
+    two processes racing) never share a folder, the later one takes the next free suffix.
+    """
+    output_folder(out)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = out / f"{name}-{stamp}"
     suffix = 1
-    while run_dir.exists():
-        suffix += 1
-        run_dir = out / f"{name}-{stamp}-{suffix}"
-    return run_dir
+    while True:
+        run_dir = out / (f"{name}-{stamp}" if suffix == 1 else f"{name}-{stamp}-{suffix}")
+        try:
+            run_dir.mkdir()
+        except FileExistsError:
+            suffix += 1
+            continue
+        except OSError as exc:
+            raise ConfigError(f"--out {out}: cannot create a run folder ({exc.strerror})") from None
+        return run_dir
+
+
+def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+    with (run_dir / "metrics.jsonl").open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
+    """Replace ``metrics.jsonl`` by ``records`` atomically."""
+    path = run_dir / "metrics.jsonl"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(m) + "\n" for m in records))
+    os.replace(tmp, path)
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -246,14 +308,8 @@ def fit(
     elif run_dir is None:
         if out is None:
             raise ConfigError("give an output folder (--out) or a run to resume (--resume)")
-        run_dir = new_run_dir(Path(out), str(cfg.name)) if env.is_main else Path(out)
-        if env.distributed:  # every rank must agree on the folder rank 0 chose
-            import torch.distributed as dist
-
-            shared = [str(run_dir)]
-            dist.broadcast_object_list(shared, src=0)
-            run_dir = Path(shared[0])
-    ckpt_dir = run_dir / "checkpoints"
+        if env.is_main:  # fail on a bad --out before the (slow) data and model set-up
+            output_folder(Path(out))
 
     seed_everything(int(cfg.seed))
     # Deterministic CPU kernels; on CUDA some kernels have no deterministic variant (warn only).
@@ -262,6 +318,8 @@ def fit(
     train_set = task.dataset("train", train=True)
     val_set = task.dataset("val", train=False)
     model = task.build_model().to(env.device)
+    if env.rank:  # the same initial weights everywhere, then a dropout stream of its own
+        seed_everything(rank_seed(int(cfg.seed), env.rank))
     optimizer = make_optimizer(model, cfg.optim)
     epochs = int(cfg.train.epochs)
     scheduler = make_scheduler(optimizer, cfg.optim, epochs)
@@ -269,22 +327,41 @@ def fit(
         len(train_set), global_batch=int(cfg.train.batch_size), seed=int(cfg.seed), env=env
     )
 
+    if run_dir is None:
+        # Claimed only now, so a config or data error leaves no empty run folder behind.
+        assert out is not None
+        run_dir = new_run_dir(Path(out), str(cfg.name)) if env.is_main else Path(out)
+        if env.distributed:  # every rank must agree on the folder rank 0 chose
+            import torch.distributed as dist
+
+            shared = [str(run_dir)]
+            dist.broadcast_object_list(shared, src=0)
+            run_dir = Path(shared[0])
+    ckpt_dir = run_dir / "checkpoints"
     start_epoch, best_score, best_epoch = 1, -math.inf, 0
     history: list[dict[str, Any]] = []
     if resume is not None:
         state = load_state(ckpt_dir / "last_state")
         weights = state["model"]
+        check_weights_fit(
+            model, weights, f"{ckpt_dir / 'last_state.safetensors'} (config: config.yaml)"
+        )
         model.load_state_dict(weights)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
+        restore_rng(state["rng"], env, int(cfg.seed))
         start_epoch = int(state["epoch"]) + 1
         best_score, best_epoch = float(state["best_score"]), int(state["best_epoch"])
-        history = [
-            m
-            for m in read_metrics(run_dir)
-            if "split" not in m and int(m.get("epoch", 0)) <= int(state["epoch"])
-        ]
+        if "history" in state:
+            # The state carries the epoch lines it has seen: metrics.jsonl is rebuilt from it,
+            # so a kill between saving the state and appending the line loses nothing.
+            history = list(state["history"])
+        else:  # a state written before the lines were part of it
+            history = [
+                m
+                for m in read_metrics(run_dir)
+                if "split" not in m and int(m.get("epoch", 0)) <= int(state["epoch"])
+            ]
         if env.is_main:  # the resolved config now includes the overrides given when resuming
             save_config(cfg, run_dir / "config.yaml")
     elif env.is_main:
@@ -298,7 +375,7 @@ def fit(
         }
         (run_dir / "provenance.json").write_text(json.dumps(info, indent=2) + "\n")
     if env.is_main:
-        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in history))
+        write_metrics(run_dir, history)
 
     train_model: nn.Module = model
     if env.distributed:
@@ -315,6 +392,7 @@ def fit(
 
     for epoch in range(start_epoch, epochs + 1):
         started = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]  # the rate of this epoch (logged, not the next one)
         train_model.train()
         sums: dict[str, Tensor] = {}
         steps = 0
@@ -362,10 +440,12 @@ def fit(
             "epoch": epoch,
             **train_logs,
             **scores,
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": lr,
             "seconds": round(time.perf_counter() - started, 3),
             "best_epoch": best_epoch,
         }
+        history.append(record)
+        rng = all_gather_object(rng_state(env.device))  # every rank's, for --resume
         if env.is_main:
             meta = {"epoch": epoch, "val": evaluation.scores}
             if improved:
@@ -377,14 +457,14 @@ def fit(
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
-                    "rng": torch.get_rng_state(),
+                    "rng": rng,
                     "epoch": epoch,
                     "best_score": best_score,
                     "best_epoch": best_epoch,
+                    "history": history,
                 },
             )
-            with (run_dir / "metrics.jsonl").open("a") as fh:
-                fh.write(json.dumps(record) + "\n")
+            append_metrics(run_dir, record)
             if show:
                 tqdm.write(
                     f"epoch {epoch}: loss {train_logs['train/loss']:.4f}  "
@@ -403,17 +483,14 @@ def fit(
             model, test_set, device=env.device, env=None, keep_predictions=True, desc="test"
         )
         test_report = task.write_report(evaluation, test_set, run_dir / "test", "test")
-        with (run_dir / "metrics.jsonl").open("a") as fh:
-            fh.write(
-                json.dumps(
-                    {
-                        "split": "test",
-                        "epoch": best_epoch,
-                        **{f"test/{k}": v for k, v in evaluation.scores.items()},
-                    }
-                )
-                + "\n"
-            )
+        append_metrics(
+            run_dir,
+            {
+                "split": "test",
+                "epoch": best_epoch,
+                **{f"test/{k}": v for k, v in evaluation.scores.items()},
+            },
+        )
     barrier()
     return RunResult(
         run_dir=run_dir,
