@@ -26,7 +26,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs"), help="where the demo folder goes")
     parser.add_argument("--cache", type=Path, help="synthetic data cache (default ~/.cache/avvp)")
     parser.add_argument("--epochs", type=int, help="epochs per model (default: the demo presets')")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="synthetic data seed and first training seed (default 0)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        help="training seeds per method (seed, seed+1, ...), reported as mean ± std (default 3; "
+        "LLP only)",
+    )
     parser.add_argument(
         "--train",
         type=int,
@@ -71,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             test=args.test,
         ),
         seed=args.seed,
+        seeds=args.seeds,
         epochs=args.epochs,
         overrides=tuple(args.overrides),
         progress=not args.no_progress,
