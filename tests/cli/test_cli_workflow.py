@@ -218,9 +218,7 @@ def test_mmcse_train_and_explain(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_demo_end_to_end(tmp_path: Path) -> None:
-    from avvp.demo import ORACLE, PRIOR, PSEUDO, run_demo
-
-    from avvp.demo import DemoSizes
+    from avvp.demo import ORACLE, PRIOR, PSEUDO, DemoSizes, run_demo
 
     summary = run_demo(
         out=tmp_path / "out",
