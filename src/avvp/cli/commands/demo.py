@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="synthetic training videos (default 2000; 600 when MM-CSE is trained, whose "
         "forward pass costs ~10x HAN+MMIL's, to stay within minutes on a CPU)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="trainings run at once, one thread each (default 2, 1 on a one-core machine; "
+        "1 trains one after the other with torch's default threads)",
+    )
     parser.add_argument("--val", type=int, default=300)
     parser.add_argument("--test", type=int, default=500)
     parser.add_argument("--no-progress", action="store_true")
@@ -84,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         ),
         seed=args.seed,
         seeds=args.seeds,
+        jobs=args.jobs,
         epochs=args.epochs,
         overrides=tuple(args.overrides),
         progress=not args.no_progress,
