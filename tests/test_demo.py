@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,3 +44,13 @@ def test_mean_std_table() -> None:
     assert model.replace(" ± ", "±").split() == ["model", *["60.0±10.0"] * 5]
     # Columns line up: every row has the header's width.
     assert len({len(header), len(ref), len(model)}) == 1
+
+
+@pytest.mark.parametrize(("option", "value"), [("seeds", 0), ("jobs", 0)])
+def test_run_demo_rejects_bad_counts(tmp_path: Path, option: str, value: int) -> None:
+    from avvp.demo import run_demo
+    from avvp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"--{option}: expected at least 1, got 0"):
+        run_demo(out=tmp_path, cache=tmp_path, **{option: value})  # type: ignore[arg-type]
+    assert not any(tmp_path.iterdir())  # nothing generated or trained
