@@ -26,13 +26,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs"), help="where the demo folder goes")
     parser.add_argument("--cache", type=Path, help="synthetic data cache (default ~/.cache/avvp)")
     parser.add_argument("--epochs", type=int, help="epochs per model (default: the demo presets')")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="synthetic data seed and first training seed (default 0)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        help="training seeds per method (seed, seed+1, ...), reported as mean ± std (default 3; "
+        "LLP only)",
+    )
     parser.add_argument(
         "--train",
         type=int,
         default=None,
         help="synthetic training videos (default 2000; 600 when MM-CSE is trained, whose "
         "forward pass costs ~10x HAN+MMIL's, to stay within minutes on a CPU)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="trainings run at once, one thread each (default 2, 1 on a one-core machine; "
+        "1 trains one after the other with torch's default threads)",
     )
     parser.add_argument("--val", type=int, default=300)
     parser.add_argument("--test", type=int, default=500)
@@ -71,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
             test=args.test,
         ),
         seed=args.seed,
+        seeds=args.seeds,
+        jobs=args.jobs,
         epochs=args.epochs,
         overrides=tuple(args.overrides),
         progress=not args.no_progress,
