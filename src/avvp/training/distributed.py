@@ -7,6 +7,8 @@ CUDA and gloo on CPU. Logging and checkpoints happen on rank 0 only.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -56,6 +58,28 @@ def init_distributed(device_name: str = "auto") -> DistEnv:
             torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return DistEnv(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
+
+
+def group_initialized() -> bool:
+    """Whether this process is already in a ``torch.distributed`` process group."""
+    return dist.is_available() and dist.is_initialized()
+
+
+@contextmanager
+def process_group(device_name: str = "auto") -> Iterator[DistEnv]:
+    """:func:`init_distributed` for the duration of a ``with`` block.
+
+    A group this block creates is destroyed when the block ends (also on an exception), so a
+    library call leaves no process group behind; a group the caller already had is used as is
+    and left alone, because its lifetime is the caller's business.
+    """
+    owned = not group_initialized()
+    env = init_distributed(device_name)
+    try:
+        yield env
+    finally:
+        if owned:
+            shutdown_distributed()
 
 
 def rank_seed(seed: int, rank: int) -> int:

@@ -14,6 +14,8 @@ import os
 import random
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +35,7 @@ from avvp.training.distributed import (
     all_gather_object,
     all_reduce_sum,
     barrier,
-    init_distributed,
+    process_group,
     rank_seed,
 )
 from avvp.training.evaluate import BatchDataset, to_device
@@ -288,6 +290,24 @@ def checkpoint_model_config(config: dict[str, Any], model: nn.Module) -> dict[st
     return for_parsing_model(config, model)
 
 
+@contextmanager
+def torch_global_state() -> Iterator[None]:
+    """Restore torch's intra-op thread count and deterministic-algorithms mode on exit.
+
+    :func:`fit` sets both for its run (``train.threads``, deterministic kernels); a library call
+    must not leave them changed for the rest of the caller's process, also when it raises.
+    """
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
 def fit(
     cfg: DictConfig,
     *,
@@ -297,8 +317,34 @@ def fit(
     run_dir: Path | None = None,
     progress: bool = True,
 ) -> RunResult:
-    """Train ``cfg`` on ``data_root``; write a run folder in ``out`` (or continue ``resume``)."""
-    env = init_distributed(cfg.train.device)
+    """Train ``cfg`` on ``data_root``; write a run folder in ``out`` (or continue ``resume``).
+
+    The process is left as it was found: torch's thread count and deterministic mode are
+    restored, and a process group that ``fit`` joins under ``torchrun`` is destroyed on return
+    (one the caller had already initialised is used and kept).
+    """
+    with torch_global_state(), process_group(cfg.train.device) as env:
+        return _fit(
+            cfg,
+            env=env,
+            data_root=data_root,
+            out=out,
+            resume=resume,
+            run_dir=run_dir,
+            progress=progress,
+        )
+
+
+def _fit(
+    cfg: DictConfig,
+    *,
+    env: DistEnv,
+    data_root: Path,
+    out: Path | None,
+    resume: Path | None,
+    run_dir: Path | None,
+    progress: bool,
+) -> RunResult:
     if cfg.train.threads:
         torch.set_num_threads(int(cfg.train.threads))
     if resume is not None:

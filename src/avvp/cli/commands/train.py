@@ -48,7 +48,6 @@ def set_label_embeddings_path(cfg: DictConfig, path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avvp.training.distributed import shutdown_distributed
     from avvp.training.trainer import fit
 
     overrides = list(args.overrides)
@@ -66,16 +65,10 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(config, overrides)
     if args.label_embeddings is not None:
         set_label_embeddings_path(cfg, args.label_embeddings)
-    try:
-        result = fit(
-            cfg,
-            data_root=args.data,
-            out=args.out,
-            resume=args.resume,
-            progress=not args.no_progress,
-        )
-    finally:  # under torchrun: leave the process group cleanly
-        shutdown_distributed()
+    # Under torchrun, fit joins the process group and leaves it when it returns or fails.
+    result = fit(
+        cfg, data_root=args.data, out=args.out, resume=args.resume, progress=not args.no_progress
+    )
     if not result.is_main:  # under torchrun only rank 0 reports
         return 0
     print(f"run folder: {result.run_dir}")
