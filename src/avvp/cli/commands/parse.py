@@ -98,23 +98,14 @@ def _zero_shot(args: argparse.Namespace, video: DecodedVideo) -> ParseResult:
 
 
 def _with_checkpoint(args: argparse.Namespace, video: DecodedVideo) -> ParseResult:
-    from avvp.extractors.factory import KEY_TO_EXTRACTOR, create_extractor, parse_weights
+    from avvp.extractors.factory import parse_weights
     from avvp.parse import parse_with_model
     from avvp.training.checkpoint import load_checkpoint
+    from avvp.training.runs import checkpoint_feature_keys, feature_extractors
 
     model, sidecar = load_checkpoint(args.checkpoint)
-    try:
-        keys = list(sidecar["config"]["data"]["features"])
-    except (KeyError, TypeError):
-        raise ConfigError(
-            f"{args.checkpoint}: sidecar has no config.data.features (the model's feature keys)"
-        ) from None
-    weights = parse_weights(args.weights)
-    extractors = {
-        key: create_extractor(KEY_TO_EXTRACTOR[key], weights=weights)
-        for key in keys
-        if key in KEY_TO_EXTRACTOR
-    }
+    keys = checkpoint_feature_keys(sidecar, source=args.checkpoint)
+    extractors = feature_extractors(keys, weights=parse_weights(args.weights))
     return parse_with_model(
         video,
         model=model,

@@ -5,11 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
-
-from avvp.config import load_config
-from avvp.errors import ConfigError
-
 COMMAND = ("train",)
 HELP = "train a model from a config preset on an LLP-layout dataset (official or packed)"
 
@@ -34,20 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def set_label_embeddings_path(cfg: DictConfig, path: Path) -> None:
-    """Point the config's file-based label embeddings (LLP decoder or AVE head) at ``path``."""
-    for key in ("model.decoder.label_embeddings", "model.label_embeddings"):
-        section = OmegaConf.select(cfg, key)
-        if section is not None and section.get("source", "release") in ("release", "glove"):
-            OmegaConf.update(cfg, f"{key}.path", str(path), merge=True)
-            return
-    raise ConfigError(
-        f"--label-embeddings: config {cfg.name!r} reads no label-embedding file (its "
-        "label_embeddings source is not release or glove)"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
+    from avvp.training.runs import set_label_embeddings_path, training_config
     from avvp.training.trainer import fit
 
     overrides = list(args.overrides)
@@ -55,14 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if config is not None and "=" in config:  # `avvp train --resume RUN key=value`
         overrides.insert(0, config)
         config = None
-    if args.resume is not None:
-        if config is not None:
-            raise ConfigError("--resume continues a run with its own config.yaml: give no CONFIG")
-        cfg = load_config(Path(args.resume) / "config.yaml", overrides)
-    else:
-        if config is None:
-            raise ConfigError("give a CONFIG preset or path (or --resume RUN)")
-        cfg = load_config(config, overrides)
+    cfg = training_config(config, overrides, resume=args.resume)
     if args.label_embeddings is not None:
         set_label_embeddings_path(cfg, args.label_embeddings)
     # Under torchrun, fit joins the process group and leaves it when it returns or fails.
