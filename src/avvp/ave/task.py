@@ -32,8 +32,8 @@ from avvp.ave.metric import AccuracyCounter
 from avvp.ave.models import AVEModel, build_ave_model
 from avvp.errors import ConfigError
 from avvp.jsonio import write_json_strict
+from avvp.training.batching import BatchDataset, autocast, eval_batches, to_device
 from avvp.training.distributed import DistEnv
-from avvp.training.evaluate import BatchDataset, autocast, eval_batches, to_device
 
 __all__ = ["RECIPES", "AVEEvaluation", "AVETask"]
 

@@ -13,8 +13,9 @@ from torch import Tensor, nn
 from avvp.errors import ConfigError, DataError
 from avvp.jsonio import write_json_strict
 from avvp.models.outputs import GATES, Gate, ParsingOutput
+from avvp.training.batching import BatchDataset, autocast
 from avvp.training.distributed import DistEnv
-from avvp.training.evaluate import BatchDataset, ParsingEvaluation, autocast, evaluate_parsing
+from avvp.training.evaluate import ParsingEvaluation, evaluate_parsing
 
 RECIPES = ("han", "valor", "leap", "mmcse")
 

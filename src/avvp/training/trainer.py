@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from avvp.config import save_config, to_container
 from avvp.errors import ConfigError, DataError
+from avvp.training.batching import BatchDataset, to_device
 from avvp.training.checkpoint import check_weights_fit, save_checkpoint
 from avvp.training.distributed import (
     DistEnv,
@@ -36,7 +37,6 @@ from avvp.training.distributed import (
     init_distributed,
     rank_seed,
 )
-from avvp.training.evaluate import BatchDataset, to_device
 from avvp.training.provenance import provenance
 from avvp.training.state import load_state, save_state
 
