@@ -126,7 +126,7 @@ def load_checkpoint(
     if "model" not in config:
         raise DataError(f"{sidecar_path}: the sidecar has no model config")
     # The task that trained the model rebuilds it (checkpoints without a task are LLP ones).
-    task_class = TASKS.get(config.get("task", "llp"), where=f"{sidecar_path}: config task")
+    task_class = TASKS.get(config.get("task", "llp"), where=f"{sidecar_path}: task")
     model = task_class.build_model_from_config(config["model"])
     state = read_weights(prefix, device="cpu")
     check_weights_fit(model, state, f"{weights_path} (config: {sidecar_path.name})")
