@@ -196,7 +196,8 @@ def run_demo(
     one-core machine); ``jobs=1`` trains one after the other in this process.
     """
     from avvp.training.checkpoint import load_checkpoint
-    from avvp.training.trainer import build_task, new_run_dir, read_metrics
+    from avvp.training.llp_task import LLPTask
+    from avvp.training.trainer import new_run_dir, read_metrics
 
     unknown = [m for m in methods if m not in METHOD_PRESETS]
     if unknown:
@@ -245,7 +246,7 @@ def run_demo(
             cfg = configs[method, run_seed]
             result = trained[method, run_seed]
             save_config(cfg, demo_dir / f"config-{method}-s{run_seed}.yaml")
-            task = build_task(cfg, data_root)
+            task = LLPTask(cfg, data_root)  # the demo compares LLP parsing methods
             test_set = task.dataset("test", train=False)
             model, _ = load_checkpoint(result.run_dir / "checkpoints" / "best")
             evaluation = task.evaluate(
@@ -284,12 +285,15 @@ def run_demo(
             )
             if method in predictions:
                 continue
-            # The figures show the first seed's predictions.
-            order = np.argsort(evaluation.indices)
-            predictions[method] = {
-                "audio": evaluation.pred_audio[order],
-                "visual": evaluation.pred_visual[order],
-            }
+            # The figures show the first seed's predictions (kept: keep_predictions=True).
+            indices, pred_audio, pred_visual = (
+                evaluation.indices,
+                evaluation.pred_audio,
+                evaluation.pred_visual,
+            )
+            assert indices is not None and pred_audio is not None and pred_visual is not None
+            order = np.argsort(indices)
+            predictions[method] = {"audio": pred_audio[order], "visual": pred_visual[order]}
             if method == "leap" and "attention_audio" in evaluation.extras:
                 attention = {
                     "audio": evaluation.extras["attention_audio"][order],

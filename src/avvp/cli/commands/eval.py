@@ -54,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
     from avvp.config import drop_retired_keys, load_config
     from avvp.errors import ConfigError
+    from avvp.tasks import build_task
     from avvp.training.checkpoint import load_checkpoint
     from avvp.training.distributed import resolve_device
-    from avvp.training.trainer import build_task
 
     prefix = resolve_checkpoint(args.checkpoint)
     device = resolve_device(args.device)

@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
     from avvp.config import drop_retired_keys, load_config
     from avvp.errors import DataError
     from avvp.models.outputs import predict_events
+    from avvp.training.batching import to_device
     from avvp.training.checkpoint import load_checkpoint
     from avvp.training.distributed import resolve_device
-    from avvp.training.evaluate import to_device
     from avvp.training.llp_task import LLPTask
     from avvp.viz.timeline import plot_attention, plot_timelines
 

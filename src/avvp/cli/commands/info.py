@@ -74,7 +74,7 @@ def shape_only_config(cfg: Any) -> Any:
 def describe(cfg: Any, *, flops: bool = True) -> dict[str, Any]:
     from avvp.config import to_container
     from avvp.models.complexity import count_parameters, estimate_flops
-    from avvp.training.trainer import build_task
+    from avvp.tasks import build_task
 
     task = build_task(shape_only_config(cfg), data_root=None)
     torch.manual_seed(int(cfg.seed))
