@@ -134,6 +134,11 @@ def load_checkpoint(
 
         model = build_model(config["model"])
     state = read_weights(prefix, device="cpu")
+    if config.get("task", "llp") != "ave":
+        from avvp.models.legacy import upgrade_legacy_model
+
+        _, upgraded = upgrade_legacy_model(config["model"], state)  # old MM-CSE checkpoints
+        state = state if upgraded is None else upgraded
     weights_path, sidecar_path = _paths(prefix)
     check_weights_fit(model, state, f"{weights_path} (config: {sidecar_path.name})")
     model.load_state_dict(state)

@@ -281,8 +281,6 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def checkpoint_model_config(config: dict[str, Any], model: nn.Module) -> dict[str, Any]:
-    if "name" in config:  # whole-model builders (MM-CSE) carry no external files
-        return config
     from avvp.models.factory import checkpoint_model_config as for_parsing_model
 
     return for_parsing_model(config, model)
@@ -343,6 +341,10 @@ def fit(
     if resume is not None:
         state = load_state(ckpt_dir / "last_state")
         weights = state["model"]
+        if cfg.get("task", "llp") != "ave":  # a run started with the old MM-CSE layout
+            from avvp.models.legacy import upgrade_legacy_model
+
+            _, weights = upgrade_legacy_model(to_container(cfg)["model"], weights)
         check_weights_fit(
             model, weights, f"{ckpt_dir / 'last_state.safetensors'} (config: config.yaml)"
         )
