@@ -269,8 +269,8 @@ def test_convert_matches_reference_forward(variant: str) -> None:
     with torch.no_grad():
         total, logs = mmcse_loss(out, batch)
         expected = ref_total_loss(ref, batch)
-    assert logs["rec"] == pytest.approx(ref["loss_rec"].item(), abs=1e-5)
-    assert logs["ort"] == pytest.approx(ref["loss_ort"].item(), abs=1e-5)
+    assert logs["rec"].item() == pytest.approx(ref["loss_rec"].item(), abs=1e-5)
+    assert logs["ort"].item() == pytest.approx(ref["loss_ort"].item(), abs=1e-5)
     torch.testing.assert_close(total, expected, atol=1e-5, rtol=0.0)
 
 
