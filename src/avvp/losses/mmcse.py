@@ -18,9 +18,9 @@ them.
 * ``L_ec = sum over aa, vv, av, va of MSE(last-layer head-averaged SECM map, M)`` with
   ``M_t[i, j] = y^p_t[i] y^q_t[j]`` from the segment pseudo labels of modalities p, q.
 
-A weight of 0 removes its term (not computed; logged as a zero tensor). A non-zero weight whose inputs the
-model did not produce (e.g. ``reconstruction_heads=False`` with ``rec_weight > 0``) raises
-:class:`~avvp.errors.ConfigError`.
+A weight of 0 removes its term (not computed; logged as a zero tensor). A non-zero weight whose
+inputs the model did not produce (e.g. ``reconstruction_heads=False`` with ``rec_weight > 0``)
+raises :class:`~avvp.errors.ConfigError`.
 """
 
 from __future__ import annotations
