@@ -219,3 +219,22 @@ def test_res152_accepts_prepooled_frames() -> None:
         torch.testing.assert_close(model(pooled).video, model(batch).video, atol=1e-6, rtol=0)
     with pytest.raises(DataError, match=r"\(B, 80, 2048\) or \(B, 10, 2048\)"):
         model(dict(batch, frames=batch["frames"][:, :40]))
+
+
+def test_mmcse_parts_are_imported_only_when_named() -> None:
+    """The factory registers the MM-CSE encoder/decoder lazily ("module:attribute")."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from avvp.models.factory import build_model\n"
+        "build_model({'encoder': {'name': 'han'}, 'decoder': {'name': 'mmil'}})\n"
+        "assert 'avvp.models.encoders.mmcse' not in sys.modules\n"
+        "assert 'avvp.models.decoders.mmcse' not in sys.modules\n"
+        "build_model({'inputs': {'name': 'mmcse'}, 'encoder': {'name': 'mmcse', 'layers': 1},"
+        " 'decoder': {'name': 'mmcse'}})\n"
+        "assert 'avvp.models.encoders.mmcse' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
