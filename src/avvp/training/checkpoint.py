@@ -20,6 +20,7 @@ from torch import nn
 
 from avvp.classes import LLP_CLASSES
 from avvp.errors import DataError
+from avvp.models.legacy import upgrade_legacy_model
 from avvp.tasks import TASKS
 from avvp.training.provenance import provenance
 
@@ -129,6 +130,10 @@ def load_checkpoint(
     task_class = TASKS.get(config.get("task", "llp"), where=f"{sidecar_path}: task")
     model = task_class.build_model_from_config(config["model"])
     state = read_weights(prefix, device="cpu")
+    # Old whole-model MM-CSE checkpoints: parameter names of the current composition (a no-op
+    # for every other layout, AVE included).
+    _, upgraded = upgrade_legacy_model(config["model"], state)
+    state = state if upgraded is None else upgraded
     check_weights_fit(model, state, f"{weights_path} (config: {sidecar_path.name})")
     model.load_state_dict(state)
     model.to(device).eval()

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from avvp.config import save_config, to_container
 from avvp.errors import ConfigError, DataError
+from avvp.models.legacy import upgrade_legacy_model
 from avvp.registry import Registry
 from avvp.tasks import build_task
 from avvp.training.batching import BatchDataset, to_device
@@ -333,8 +334,6 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def checkpoint_model_config(config: dict[str, Any], model: nn.Module) -> dict[str, Any]:
-    if "name" in config:  # whole-model builders (MM-CSE) carry no external files
-        return config
     from avvp.models.factory import checkpoint_model_config as for_parsing_model
 
     return for_parsing_model(config, model)
@@ -395,6 +394,9 @@ def fit(
     if resume is not None:
         state = load_state(ckpt_dir / "last_state")
         weights = state["model"]
+        # A run started with the old whole-model MM-CSE layout (a no-op for any other).
+        _, upgraded = upgrade_legacy_model(to_container(cfg)["model"], weights)
+        weights = weights if upgraded is None else upgraded
         check_weights_fit(
             model, weights, f"{ckpt_dir / 'last_state.safetensors'} (config: config.yaml)"
         )
