@@ -45,8 +45,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from avvp.config import load_config
 from avvp.data.synth import SynthConfig, generate_synthetic_llp
+from avvp.tasks import build_task
 from avvp.training.distributed import DistEnv
-from avvp.training.trainer import EpochBatches, build_task, make_optimizer
+from avvp.training.trainer import EpochBatches, make_optimizer
 
 PRESETS = {
     "han_mmil": (["train.batch_size=16"], 16),

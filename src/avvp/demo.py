@@ -8,7 +8,6 @@ of a few test videos and LEAP's label-to-segment attention map for one video.
 
 from __future__ import annotations
 
-import json
 import math
 import multiprocessing
 import os
@@ -23,6 +22,7 @@ from omegaconf import DictConfig
 
 from avvp.config import load_config, save_config
 from avvp.errors import ConfigError
+from avvp.jsonio import write_json_strict
 from avvp.metrics import METRIC_KEYS, ParsingMetric
 from avvp.metrics.report import COLUMN_LABELS
 from avvp.training.provenance import provenance
@@ -186,6 +186,7 @@ def run_demo(
     overrides: tuple[str, ...] = (),
     progress: bool = True,
     jobs: int | None = None,
+    precision: str = "auto",
 ) -> dict[str, Any]:
     """Train each method with ``seeds`` training seeds on the same synthetic data and encoder;
     return and save the comparison (mean ± std over the seeds) beside the reference rows.
@@ -195,7 +196,8 @@ def run_demo(
     one-core machine); ``jobs=1`` trains one after the other in this process.
     """
     from avvp.training.checkpoint import load_checkpoint
-    from avvp.training.trainer import build_task, new_run_dir, read_metrics
+    from avvp.training.llp_task import LLPTask
+    from avvp.training.trainer import new_run_dir, read_metrics
 
     unknown = [m for m in methods if m not in METHOD_PRESETS]
     if unknown:
@@ -206,6 +208,7 @@ def run_demo(
         jobs = min(2, os.cpu_count() or 1)
     if jobs < 1:
         raise ConfigError(f"--jobs: expected at least 1, got {jobs}")
+    precision_overrides, precision_note = resolve_precision(precision)
     started = time.perf_counter()
     data_root = ensure_synthetic_dataset(
         cache or default_cache_dir(), sizes=sizes, seed=seed, mmcse="mmcse" in methods
@@ -222,7 +225,7 @@ def run_demo(
     configs: dict[tuple[str, int], DictConfig] = {}
     for method in methods:
         for run_seed in train_seeds:
-            extra = [f"seed={run_seed}"]
+            extra = [f"seed={run_seed}", *precision_overrides]
             if method != "mmcse":
                 extra.append(f"model.encoder.name={encoder}")
             if epochs is not None:
@@ -232,6 +235,7 @@ def run_demo(
                 # ~1.7x the work done of one two-threaded run (small batches scale poorly).
                 extra.append("train.threads=1")
             configs[method, run_seed] = load_config(METHOD_PRESETS[method], [*extra, *overrides])
+    print(f"precision: {precision_note}", flush=True)
     trained = _train_all(
         configs, data_root=data_root, runs_dir=demo_dir / "runs", jobs=jobs, progress=progress
     )
@@ -242,7 +246,7 @@ def run_demo(
             cfg = configs[method, run_seed]
             result = trained[method, run_seed]
             save_config(cfg, demo_dir / f"config-{method}-s{run_seed}.yaml")
-            task = build_task(cfg, data_root)
+            task = LLPTask(cfg, data_root)  # the demo compares LLP parsing methods
             test_set = task.dataset("test", train=False)
             model, _ = load_checkpoint(result.run_dir / "checkpoints" / "best")
             evaluation = task.evaluate(
@@ -281,12 +285,15 @@ def run_demo(
             )
             if method in predictions:
                 continue
-            # The figures show the first seed's predictions.
-            order = np.argsort(evaluation.indices)
-            predictions[method] = {
-                "audio": evaluation.pred_audio[order],
-                "visual": evaluation.pred_visual[order],
-            }
+            # The figures show the first seed's predictions (kept: keep_predictions=True).
+            indices, pred_audio, pred_visual = (
+                evaluation.indices,
+                evaluation.pred_audio,
+                evaluation.pred_visual,
+            )
+            assert indices is not None and pred_audio is not None and pred_visual is not None
+            order = np.argsort(indices)
+            predictions[method] = {"audio": pred_audio[order], "visual": pred_visual[order]}
             if method == "leap" and "attention_audio" in evaluation.extras:
                 attention = {
                     "audio": evaluation.extras["attention_audio"][order],
@@ -300,13 +307,14 @@ def run_demo(
         results[method] = {"runs": runs, **_aggregate(runs)}
 
     references = reference_rows(data_root)
-    table = _table(references, results, counts, train_seeds)
+    table = _table(references, results, counts, train_seeds, precision_note)
     figures = _figures(demo_dir, filenames, gt, predictions, attention)
     summary = {
         "data": str(data_root),
         "encoder": encoder,
         "data_seed": seed,
         "train_seeds": train_seeds,
+        "precision": precision_note,
         "std": "sample standard deviation over the training seeds (ddof=1)",
         "references": {
             name: {"description": REFERENCE_DESCRIPTIONS[name], **scores}
@@ -318,13 +326,41 @@ def run_demo(
         "metric_keys": list(METRIC_KEYS),
         **provenance(),
     }
-    (demo_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    # Strict JSON: the std of a single seed is NaN, written as null.
+    write_json_strict(demo_dir / "results.json", summary)
     (demo_dir / "results.txt").write_text(table + "\n")
     print("\n" + table)
     print(f"\nfigures: {', '.join(figures.values())}")
     print(f"demo folder: {demo_dir}  ({summary['seconds']} s)")
     summary["demo_dir"] = str(demo_dir)
     return summary
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str) -> tuple[list[str], str]:
+    """The training overrides for ``precision`` and a note saying what it resolved to."""
+    from avvp.hardware import cpu_has_native_bf16
+
+    if precision not in PRECISIONS:
+        choices = ", ".join(PRECISIONS)
+        raise ConfigError(f"--precision: expected one of {choices}, got {precision!r}")
+    if precision == "fp32":
+        return ["train.amp=false", "train.cpu_amp=false"], "float32"
+    if precision == "bf16":
+        return ["train.amp=true", "train.cpu_amp=true"], "bf16 mixed precision (--precision bf16)"
+    if cpu_has_native_bf16():
+        return (
+            ["train.amp=true", "train.cpu_amp=true"],
+            "bf16 mixed precision (auto: this CPU has native bf16 units; --precision fp32 for "
+            "float32)",
+        )
+    return (
+        ["train.amp=true", "train.cpu_amp=false"],
+        "float32 on the CPU, bf16 mixed precision on CUDA (auto: this CPU has no native bf16 "
+        "units)",
+    )
 
 
 def _train_one(cfg: DictConfig, data_root: Path, run_dir: Path, progress: bool) -> RunResult:
@@ -385,11 +421,12 @@ def _table(
     results: dict[str, dict[str, Any]],
     counts: dict[str, int],
     train_seeds: list[int],
+    precision_note: str,
 ) -> str:
     seed_list = ", ".join(str(s) for s in train_seeds)
     blocks = [
         f"synthetic LLP test split, x100; {', '.join(results)}: mean ± std over training seeds "
-        f"{seed_list} (same data)"
+        f"{seed_list} (same data); {precision_note}"
     ]
     titles = {
         "all": f"all {counts.get('all', 0)} videos",

@@ -85,3 +85,31 @@ def test_demo_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     saved = json.loads((Path(result["folder"]) / "comparison.json").read_text())
     assert saved["heads"]["dch"]["test_accuracy"] == result["heads"]["dch"]["test_accuracy"]
     assert "ave+leap" in capsys.readouterr().out
+
+
+def test_checkpoint_stores_ave_classes_and_reloads_through_the_task(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    from avvp.ave.data import AVE_CLASSES
+    from avvp.ave.models import AVEModel
+    from avvp.training.checkpoint import load_checkpoint, read_sidecar, read_weights
+
+    cfg = load_config("ave/psp_dch", [*TINY, "train.epochs=1", "train.eval_test=false"])
+    run = fit(cfg, data_root=tiny_root, out=tmp_path, progress=False).run_dir
+    prefix = run / "checkpoints" / "best"
+    sidecar = read_sidecar(prefix)
+    assert sidecar["class_names"] == list(AVE_CLASSES) and len(AVE_CLASSES) == 28
+    model, _ = load_checkpoint(prefix)
+    assert isinstance(model, AVEModel)
+    stored = read_weights(prefix)
+    assert all(torch.equal(v, stored[k]) for k, v in model.state_dict().items())
+
+
+def test_checkpoint_of_an_unknown_task_is_one_line(tiny_root: Path, tmp_path: Path) -> None:
+    from avvp.training.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg = load_config("ave/psp_dch", TINY)
+    model = AVETask(cfg, tiny_root).build_model()
+    save_checkpoint(tmp_path / "ck", model=model, config={"task": "asr", "model": {}})
+    with pytest.raises(ConfigError, match=r"ck\.json: task: unknown 'asr' \(one of llp, ave\)$"):
+        load_checkpoint(tmp_path / "ck")

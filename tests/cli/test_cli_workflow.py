@@ -210,11 +210,13 @@ def test_mmcse_train_and_explain(tmp_path: Path, capsys: pytest.CaptureFixture[s
         == 0
     )
     overrides = [
-        "model.hidden=32",
-        "model.class_dim=16",
-        "model.ff=32",
-        "model.layers=1",
-        "model.heads=2",
+        "model.inputs.d_model=32",
+        "model.encoder.d_model=32",
+        "model.encoder.class_dim=16",
+        "model.decoder.class_dim=16",
+        "model.encoder.ff=32",
+        "model.encoder.layers=1",
+        "model.encoder.heads=2",
         "train.epochs=1",
         "train.batch_size=8",
     ]

@@ -21,7 +21,8 @@ from torch import Tensor
 from avvp.convert.mmcse import convert_mmcse, convert_mmcse_file
 from avvp.errors import DataError
 from avvp.losses.mmcse import mmcse_loss
-from avvp.models.mmcse import build_mmcse, strip_training_heads
+from avvp.models.factory import build_model
+from avvp.models.mmcse import strip_training_heads
 
 # Every key, shape and live/dead status of the reference state dict (fixtures/README.md).
 TSV = Path(__file__).resolve().parent / "fixtures" / "mmcse_clap_clip.tsv"
@@ -234,16 +235,17 @@ def test_convert_matches_reference_forward(variant: str) -> None:
     torch.manual_seed(0)
     sd = synth_reference(variant)
     config, state = convert_mmcse(sd)
-    assert config["audio_input"] == ("clap" if variant == "clap" else "vggish")
-    assert config["visual_input"] == ("clip" if variant == "clap" else "res152")
-    assert (config["hidden"], config["class_dim"], config["layers"], config["ff"]) == (
+    inputs, encoder = config["inputs"], config["encoder"]
+    assert inputs["audio_input"] == ("clap" if variant == "clap" else "vggish")
+    assert inputs["visual_input"] == ("clip" if variant == "clap" else "res152")
+    assert (encoder["d_model"], encoder["class_dim"], encoder["layers"], encoder["ff"]) == (
         256,
         128,
         4,
         512,
     )
-    assert config["reconstruction_heads"] is True
-    model = build_mmcse(**config)
+    assert encoder["reconstruction_heads"] is True
+    model = build_model(config)
     model.load_state_dict(state, strict=True)
     model.eval()
     batch = make_batch(variant)
@@ -267,20 +269,20 @@ def test_convert_matches_reference_forward(variant: str) -> None:
     with torch.no_grad():
         total, logs = mmcse_loss(out, batch)
         expected = ref_total_loss(ref, batch)
-    assert logs["rec"] == pytest.approx(ref["loss_rec"].item(), abs=1e-5)
-    assert logs["ort"] == pytest.approx(ref["loss_ort"].item(), abs=1e-5)
+    assert logs["rec"].item() == pytest.approx(ref["loss_rec"].item(), abs=1e-5)
+    assert logs["ort"].item() == pytest.approx(ref["loss_ort"].item(), abs=1e-5)
     torch.testing.assert_close(total, expected, atol=1e-5, rtol=0.0)
 
 
 def test_inference_model_loads_stripped_state() -> None:
     sd = synth_reference("clap")
     config, state = convert_mmcse(sd)
-    model = build_mmcse(**{**config, "reconstruction_heads": False})
+    model = build_model({**config, "encoder": {**config["encoder"], "reconstruction_heads": False}})
     with pytest.raises(RuntimeError):
         model.load_state_dict(state, strict=True)
     model.load_state_dict(strip_training_heads(state), strict=True)
     model.eval()
-    full = build_mmcse(**config)
+    full = build_model(config)
     full.load_state_dict(state)
     full.eval()
     batch = make_batch("clap")
@@ -292,8 +294,8 @@ def test_converts_without_reconstruction_heads_and_module_prefix() -> None:
     sd = synth_reference("clap")
     sd = {f"module.{k}": v for k, v in sd.items() if not k.startswith(("a_recon.", "v_recon."))}
     config, state = convert_mmcse(sd)
-    assert config["reconstruction_heads"] is False
-    model = build_mmcse(**config)
+    assert config["encoder"]["reconstruction_heads"] is False
+    model = build_model(config)
     model.load_state_dict(state, strict=True)
 
 
@@ -333,7 +335,7 @@ def test_convert_file(tmp_path: Path) -> None:
     path = tmp_path / "checkpoint_best.pth"
     torch.save(sd, path)
     config, state = convert_mmcse_file(path)
-    assert set(state) == set(build_mmcse(**config).state_dict())
+    assert set(state) == set(build_model(config).state_dict())
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(DataError, match=r"bad\.pth"):
@@ -352,8 +354,9 @@ def test_cli_convert_mmcse_then_reload(tmp_path: Path) -> None:
     args = ["convert", "--arch", "mmcse", str(tmp_path / "official.pt"), str(tmp_path / "out")]
     assert main(args) == 0
     model, sidecar = load_checkpoint(tmp_path / "out" / "model")
-    assert sidecar["config"]["model"]["name"] == "mmcse"
-    assert sidecar["config"]["model"]["heads"] == HEADS
+    model_cfg = sidecar["config"]["model"]
+    assert {model_cfg[p]["name"] for p in ("inputs", "encoder", "decoder")} == {"mmcse"}
+    assert model_cfg["encoder"]["heads"] == HEADS
     assert sidecar["config"]["data"]["features"] == ["clap", "clip", "clips"]
     batch = make_batch("clap")
     with torch.no_grad():
@@ -361,7 +364,7 @@ def test_cli_convert_mmcse_then_reload(tmp_path: Path) -> None:
         out = model(batch)
     torch.testing.assert_close(out.video, ref["video"], atol=1e-5, rtol=0.0)
     # The reference evaluation's gate travels with the checkpoint: `avvp eval` uses it.
-    assert sidecar["config"]["model"]["gate"] == "mmcse" and out.gate == "mmcse"
+    assert model_cfg["decoder"]["gate"] == "mmcse" and out.gate == "mmcse"
 
 
 def test_cli_convert_mmcse_heads_rebuild_with_those_heads(
@@ -376,7 +379,7 @@ def test_cli_convert_mmcse_heads_rebuild_with_those_heads(
     args = ["convert", "--arch", "mmcse", str(tmp_path / "official.pt"), str(tmp_path / "out")]
     assert main([*args, "--heads", "4"]) == 0
     model, sidecar = load_checkpoint(tmp_path / "out" / "model")
-    assert sidecar["config"]["model"]["heads"] == 4
+    assert sidecar["config"]["model"]["encoder"]["heads"] == 4
     batch = make_batch("clap")
     with torch.no_grad():
         out = model(batch)

@@ -468,7 +468,7 @@ def test_mmcse_total_closed_form(rec_w: float, ort_w: float, ec_w: float) -> Non
     )
     assert set(logs) == set(expected)
     for name, value in expected.items():
-        assert logs[name] == pytest.approx(value, rel=1e-5, abs=1e-7), name
+        assert logs[name].item() == pytest.approx(value, rel=1e-5, abs=1e-7), name
     assert total.item() == pytest.approx(expected["total"], rel=1e-5)
 
 
@@ -477,5 +477,5 @@ def test_mmcse_video_modality_target_max_over_segments() -> None:
     # Video-level targets: the max over segments of the soft pseudo labels.
     target_a = [max(MC_PA[0][c], MC_PA[1][c]) for c in range(2)]
     target_v = [max(MC_PV[0][c], MC_PV[1][c]) for c in range(2)]
-    assert logs["bce_audio"] == pytest.approx(mean_bce([0.7, 0.2], target_a), rel=1e-5)
-    assert logs["bce_visual"] == pytest.approx(mean_bce([0.4, 0.9], target_v), rel=1e-5)
+    assert logs["bce_audio"].item() == pytest.approx(mean_bce([0.7, 0.2], target_a), rel=1e-5)
+    assert logs["bce_visual"].item() == pytest.approx(mean_bce([0.4, 0.9], target_v), rel=1e-5)

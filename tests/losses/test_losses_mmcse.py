@@ -31,6 +31,10 @@ def make_batch(seed: int = 0) -> dict[str, Tensor]:
     }
 
 
+def floats(logs: dict[str, Tensor]) -> dict[str, float]:
+    return {k: v.item() for k, v in logs.items()}
+
+
 @pytest.fixture(scope="module")
 def model_output() -> tuple[ParsingOutput, dict[str, Tensor]]:
     torch.manual_seed(0)
@@ -43,9 +47,12 @@ def test_terms_finite_and_total_is_weighted_sum(
     model_output: tuple[ParsingOutput, dict[str, Tensor]],
 ) -> None:
     out, batch = model_output
-    total, logs = mmcse_loss(out, batch, rec_weight=0.7, ort_weight=0.3, ec_weight=0.2)
+    total, terms = mmcse_loss(out, batch, rec_weight=0.7, ort_weight=0.3, ec_weight=0.2)
     keys = {"bce_audio", "bce_visual", "bce_video", "rec", "ort", "ec", "total"}
-    assert set(logs) == keys
+    assert set(terms) == keys
+    # Logged as detached 0-dim tensors (no host copy per step), like the other losses.
+    assert all(v.dim() == 0 and not v.requires_grad for v in terms.values())
+    logs = floats(terms)
     assert all(math.isfinite(v) for v in logs.values())
     assert all(logs[k] > 0 for k in keys - {"total"})
     expected = (
@@ -66,8 +73,9 @@ def test_zero_weight_removes_term(
 ) -> None:
     out, batch = model_output
     weights = {"rec_weight": 1.0, "ort_weight": 0.1, "ec_weight": 0.1}
-    full, logs = mmcse_loss(out, batch, **weights)
-    without, logs0 = mmcse_loss(out, batch, **{**weights, f"{term}_weight": 0.0})
+    full, terms = mmcse_loss(out, batch, **weights)
+    without, terms0 = mmcse_loss(out, batch, **{**weights, f"{term}_weight": 0.0})
+    logs, logs0 = floats(terms), floats(terms0)
     assert logs0[term] == 0.0
     assert logs[term] > 0
     expected = full.item() - weights[f"{term}_weight"] * logs[term]
@@ -80,7 +88,7 @@ def test_gradients_reach_training_heads() -> None:
     batch = make_batch(1)
     total, _ = mmcse_loss(model(batch), batch)
     total.backward()
-    for name in ("cafd_audio.recon.fc1.weight", "cafd_visual.alpha.fc2.weight"):
+    for name in ("encoder.cafd_audio.recon.fc1.weight", "encoder.cafd_visual.alpha.fc2.weight"):
         grad = model.get_parameter(name).grad
         assert grad is not None and grad.abs().sum() > 0, name
 
@@ -104,7 +112,7 @@ def test_video_modality_target_uses_video_level_pseudo_labels(
     model_output: tuple[ParsingOutput, dict[str, Tensor]],
 ) -> None:
     out, batch = model_output
-    _, logs = mmcse_loss(out, batch, modality_target="video")
+    logs = floats(mmcse_loss(out, batch, modality_target="video")[1])
     target = batch["pseudo_audio"].amax(dim=1)
     p = out.video_audio.clamp(1e-7, 1 - 1e-7)
     expected = -(target * p.log() + (1 - target) * (1 - p).log()).mean()
@@ -121,7 +129,7 @@ def test_missing_inputs_raise() -> None:
         mmcse_loss(out, batch)
     with pytest.raises(ConfigError, match="ec_weight"):
         mmcse_loss(out, batch, rec_weight=0.0)
-    _, logs = mmcse_loss(out, batch, rec_weight=0.0, ec_weight=0.0)
+    logs = floats(mmcse_loss(out, batch, rec_weight=0.0, ec_weight=0.0)[1])
     assert logs["rec"] == logs["ec"] == 0.0 and logs["ort"] > 0
     partial = {k: v for k, v in batch.items() if k != "pseudo_visual"}
     with pytest.raises(DataError, match="pseudo_visual"):

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from avvp.errors import ConfigError, DataError
 from avvp.models.complexity import count_parameters
+from avvp.models.factory import build_model
 from avvp.models.mmcse import (
     EXTRAS_DOC,
     build_mmcse,
@@ -134,7 +135,7 @@ def test_ablation_switches(switch: str, absent: tuple[str, ...], params_drop: bo
         assert key not in out.extras
     assert torch.isfinite(out.video).all()  # type: ignore[union-attr]
     out.video.sum().backward()  # type: ignore[union-attr]
-    assert all(p.grad is not None for p in model.heads.parameters())
+    assert all(p.grad is not None for p in model.decoder.parameters())
 
 
 def test_all_fgse_blocks_off_still_runs() -> None:
@@ -201,9 +202,9 @@ def test_presets_build(preset: str, params: int, features: list[str] | None) -> 
     from avvp.config import load_config, to_container
 
     config = to_container(load_config(preset))
-    model_cfg = dict(config["model"])
-    assert model_cfg.pop("name") == "mmcse"
-    assert count_parameters(build_mmcse(**model_cfg))["total"] == params
+    model_cfg = config["model"]
+    assert {model_cfg[p]["name"] for p in ("inputs", "encoder", "decoder")} == {"mmcse"}
+    assert count_parameters(build_model(model_cfg))["total"] == params
     assert config["seed"] == 87 and config["loss"]["recipe"] == "mmcse"
     assert config["optim"]["betas"] == [0.5, 0.999]
     assert config["data"]["features"] == (features or ["audio", "frames", "clips"])
@@ -218,3 +219,22 @@ def test_res152_accepts_prepooled_frames() -> None:
         torch.testing.assert_close(model(pooled).video, model(batch).video, atol=1e-6, rtol=0)
     with pytest.raises(DataError, match=r"\(B, 80, 2048\) or \(B, 10, 2048\)"):
         model(dict(batch, frames=batch["frames"][:, :40]))
+
+
+def test_mmcse_parts_are_imported_only_when_named() -> None:
+    """The factory registers the MM-CSE encoder/decoder lazily ("module:attribute")."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from avvp.models.factory import build_model\n"
+        "build_model({'encoder': {'name': 'han'}, 'decoder': {'name': 'mmil'}})\n"
+        "assert 'avvp.models.encoders.mmcse' not in sys.modules\n"
+        "assert 'avvp.models.decoders.mmcse' not in sys.modules\n"
+        "build_model({'inputs': {'name': 'mmcse'}, 'encoder': {'name': 'mmcse', 'layers': 1},"
+        " 'decoder': {'name': 'mmcse'}})\n"
+        "assert 'avvp.models.encoders.mmcse' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from avvp.classes import NUM_CLASSES, NUM_SEGMENTS
 from avvp.config import load_config, to_container
 from avvp.data.features import resolve_specs
+from avvp.tasks import build_task
 from avvp.training.describe import describe, example_batch, shape_only_config
-from avvp.training.trainer import build_task
 
 
 def test_example_batch_has_the_official_shapes() -> None:

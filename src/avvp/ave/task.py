@@ -12,7 +12,7 @@ import csv
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -32,8 +32,11 @@ from avvp.ave.metric import AccuracyCounter
 from avvp.ave.models import AVEModel, build_ave_model
 from avvp.errors import ConfigError
 from avvp.jsonio import write_json_strict
+from avvp.training.batching import BatchDataset, autocast, eval_batches, to_device
 from avvp.training.distributed import DistEnv
-from avvp.training.evaluate import BatchDataset, autocast, eval_batches, to_device
+
+if TYPE_CHECKING:
+    from avvp.training.trainer import Evaluation
 
 __all__ = ["RECIPES", "AVEEvaluation", "AVETask"]
 
@@ -53,6 +56,12 @@ class AVEEvaluation:
 
     def to_json(self) -> dict[str, Any]:
         return {"scores": self.scores, "counts": self.counts}
+
+
+def _ave_evaluation(evaluation: Evaluation) -> AVEEvaluation:
+    if not isinstance(evaluation, AVEEvaluation):
+        raise TypeError(f"expected the AVE task's evaluation, got {type(evaluation).__name__}")
+    return evaluation
 
 
 def _unwrap(model: nn.Module) -> AVEModel:
@@ -104,8 +113,18 @@ class AVETask:
             self._annotations = read_annotations(self.root / ANNOTATION_FILE)
         return self._annotations
 
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The root's categories in class-index order (first appearance in the annotations;
+        the official file gives :data:`avvp.ave.data.AVE_CLASSES`)."""
+        return self.annotations.classes
+
+    @staticmethod
+    def build_model_from_config(config: Mapping[str, Any]) -> nn.Module:
+        return build_ave_model(config)
+
     def build_model(self) -> nn.Module:
-        return build_ave_model(self._model_config())
+        return self.build_model_from_config(self._model_config())
 
     def dataset(self, split: str, *, train: bool) -> AVEDataset:
         dataset = AVEDataset(
@@ -171,10 +190,11 @@ class AVETask:
         return result
 
     def write_report(
-        self, evaluation: AVEEvaluation, dataset: BatchDataset, out_dir: Path, split: str
+        self, evaluation: Evaluation, dataset: BatchDataset, out_dir: Path, split: str
     ) -> dict[str, Any]:
         """``report.json`` and (when predictions were kept) ``predictions.tsv``: one row per
         video with its annotation row, id, true class, true and predicted segment labels."""
+        evaluation = _ave_evaluation(evaluation)
         out_dir.mkdir(parents=True, exist_ok=True)
         report = {"split": split, "task": "ave", **evaluation.to_json()}
         write_json_strict(out_dir / "report.json", report)
@@ -211,7 +231,8 @@ class AVETask:
             report["predictions"] = str(out_dir / "predictions.tsv")
         return report
 
-    def summary(self, evaluation: AVEEvaluation) -> str:
+    def summary(self, evaluation: Evaluation) -> str:
+        evaluation = _ave_evaluation(evaluation)
         s = evaluation.scores
         c = evaluation.counts
         return (

@@ -12,16 +12,25 @@ the defaults are the reference defaults (``REFERENCE_HEADS``, ``REFERENCE_DECODE
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from torch import Tensor
 
-from avvp.convert import han_mmil, mmpyr_leap, mmpyr_mmil
 from avvp.convert.reference import read_reference_state_dict, target_shapes_of, unwrap_state_dict
 from avvp.errors import ConfigError, DataError
+from avvp.registry import Registry
 
-ARCHES: tuple[str, ...] = ("han_mmil", "mmpyr_mmil", "mmpyr_leap", "mmcse")
+#: ``convert(state_dict, *, heads, [decoder_heads, label_embeddings]) -> (model config, state)``
+Converter = Callable[..., tuple[dict[str, Any], dict[str, Tensor]]]
+#: ``--arch`` -> converter of that reference layout (imported when chosen).
+CONVERTERS: Registry[Converter] = Registry("--arch")
+CONVERTERS.add("han_mmil", "avvp.convert.han_mmil:convert")
+CONVERTERS.add("mmpyr_mmil", "avvp.convert.mmpyr_mmil:convert")
+CONVERTERS.add("mmpyr_leap", "avvp.convert.mmpyr_leap:convert")
+CONVERTERS.add("mmcse", "avvp.convert.mmcse:convert_mmcse")
+ARCHES: tuple[str, ...] = CONVERTERS.names()
 
 #: default ``heads`` per architecture: the encoder's attention heads (HAN: ``nn.MultiheadAttention``
 #: with nhead 1; MM-Pyramid: ``--mmp_head`` 8) or MM-CSE's SECM heads (``--nhead`` 8).
@@ -31,6 +40,7 @@ REFERENCE_DECODER_HEADS: dict[str, int] = {"mmpyr_leap": 8}
 
 __all__ = [
     "ARCHES",
+    "CONVERTERS",
     "REFERENCE_DECODER_HEADS",
     "REFERENCE_HEADS",
     "convert_reference",
@@ -43,11 +53,9 @@ __all__ = [
 
 def feature_keys(model_config: Mapping[str, Any]) -> list[str]:
     """The batch feature keys a converted model reads (for the checkpoint's ``data`` section)."""
-    if model_config.get("name") == "mmcse":
-        audio = "clap" if model_config.get("audio_input", "clap") == "clap" else "audio"
-        visual = "clip" if model_config.get("visual_input", "clip") == "clip" else "frames"
-        return [audio, visual, "clips"]
-    return ["audio", "frames", "clips"]
+    from avvp.models.factory import input_feature_keys
+
+    return input_feature_keys(model_config)
 
 
 def _check_heads(option: str, heads: int, width: int, what: str) -> None:
@@ -104,21 +112,15 @@ def convert_reference(
     it rebuilds with the same heads."""
     state = unwrap_state_dict(state_dict, source=arch)
     enc_heads, dec_heads = resolve_heads(arch, state, heads=heads, decoder_heads=decoder_heads)
-    if arch == "han_mmil":
-        config, out = han_mmil.convert(state, heads=enc_heads)
-    elif arch == "mmpyr_mmil":
-        config, out = mmpyr_mmil.convert(state, heads=enc_heads)
-    elif arch == "mmpyr_leap":
-        assert dec_heads is not None
-        config, out = mmpyr_leap.convert(
-            state, label_embeddings=label_embeddings, heads=enc_heads, decoder_heads=dec_heads
-        )
-    else:
-        from avvp.convert.mmcse import convert_mmcse
-
-        kwargs, out = convert_mmcse(state, heads=enc_heads)
-        config = {"name": "mmcse", **kwargs}
-    if arch != "mmpyr_leap" and label_embeddings is not None:
+    convert = CONVERTERS.get(arch)
+    accepts = inspect.signature(convert).parameters
+    kwargs: dict[str, Any] = {"heads": enc_heads}
+    if "decoder_heads" in accepts:
+        kwargs["decoder_heads"] = dec_heads
+    if "label_embeddings" in accepts:
+        kwargs["label_embeddings"] = label_embeddings
+    config, out = convert(state, **kwargs)
+    if "label_embeddings" not in accepts and label_embeddings is not None:
         raise DataError(f"{arch}: has no label embeddings (--label-embeddings is for mmpyr_leap)")
     expected = set(target_shapes_of(config))
     if set(out) != expected:  # a bug in a rule table, not a user error

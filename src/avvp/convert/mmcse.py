@@ -1,4 +1,5 @@
-"""Reference MM-CSE checkpoints (``code/main_network.py`` ``MMCSE_Net``) -> avvp MM-CSE.
+"""Reference MM-CSE checkpoints (``code/main_network.py`` ``MMCSE_Net``) -> avvp MM-CSE
+(the ``inputs / encoder / decoder`` composition with the ``mmcse`` parts).
 
 Every reference key maps onto one avvp parameter, or onto one row of a stacked avvp parameter
 (the 26 CAFD branches per modality and the 3 x 25 class-specific heads are stacked in avvp).
@@ -20,7 +21,7 @@ from torch import Tensor
 
 from avvp.convert.reference import read_reference_state_dict, unwrap_state_dict
 from avvp.errors import DataError
-from avvp.models.mmcse import build_mmcse
+from avvp.models.factory import build_model
 
 #: registered in the reference but unused by its forward pass (the TSV's "dead" rows).
 DEAD_KEYS = re.compile(r"^av_enhance\.final_norm_[av]\.(weight|bias)$")
@@ -59,7 +60,7 @@ def _count_indexed(state: Mapping[str, Tensor], pattern: str) -> int:
 
 
 def infer_config(state: Mapping[str, Tensor], *, heads: int = 8) -> dict[str, Any]:
-    """The ``build_mmcse`` kwargs that a reference state dict was trained with.
+    """The avvp ``model:`` config of the model a reference state dict was trained with.
 
     The number of attention heads is not recorded in the weights; the reference default is 8.
     The gate is the reference evaluation's (``mmcse``: visual gated by the visual-only video
@@ -84,17 +85,30 @@ def infer_config(state: Mapping[str, Tensor], *, heads: int = 8) -> dict[str, An
     if classes == 0:
         raise DataError("MM-CSE reference state dict: missing key 'fc_prob.fc.0.weight'")
     recon = any(k.startswith(("a_recon.", "v_recon.")) for k in state)
+    hidden, class_dim = int(fc_a.shape[0]), int(unmix.shape[0])
     return {
-        "audio_input": _AUDIO_BY_WIDTH[int(fc_a.shape[1])],
-        "visual_input": _VISUAL_BY_WIDTH[int(fc_v.shape[1])],
-        "hidden": int(fc_a.shape[0]),
-        "class_dim": int(unmix.shape[0]),
-        "heads": heads,
-        "layers": layers,
-        "ff": int(ff.shape[0]),
-        "reconstruction_heads": recon,
-        "num_classes": classes,
-        "gate": "mmcse",
+        "inputs": {
+            "name": "mmcse",
+            "audio_input": _AUDIO_BY_WIDTH[int(fc_a.shape[1])],
+            "visual_input": _VISUAL_BY_WIDTH[int(fc_v.shape[1])],
+            "d_model": hidden,
+        },
+        "encoder": {
+            "name": "mmcse",
+            "d_model": hidden,
+            "class_dim": class_dim,
+            "heads": heads,
+            "layers": layers,
+            "ff": int(ff.shape[0]),
+            "reconstruction_heads": recon,
+            "num_classes": classes,
+        },
+        "decoder": {
+            "name": "mmcse",
+            "class_dim": class_dim,
+            "num_classes": classes,
+            "gate": "mmcse",
+        },
     }
 
 
@@ -111,24 +125,25 @@ def _layout(
     for name in ("fc_a", "fc_v", "fc_st", "fc_fusion"):
         whole(name, f"inputs.{name}")
 
-    classes = int(config["num_classes"])
+    encoder = config["encoder"]
+    classes = int(encoder["num_classes"])
     for mod, ref, layer_ids in (("audio", "a_unmix", (1,)), ("visual", "v_unmix", (1, 4))):
         for k in range(classes + 1):
             for n, layer in enumerate(layer_ids, start=1):
                 for p in ("weight", "bias"):
-                    target = f"cafd_{mod}.branches.{p}{n}"
+                    target = f"encoder.cafd_{mod}.branches.{p}{n}"
                     slots[f"{ref}.{k}.{layer}.{p}"] = _Slot(target, k, avvp_shapes[target][1:])
     for mod, short in (("audio", "a"), ("visual", "v")):
-        whole(f"alpha_{short}.model.1", f"cafd_{mod}.alpha.fc1")
-        whole(f"alpha_{short}.model.4", f"cafd_{mod}.alpha.fc2")
-        whole(f"reduce_{short}.0", f"cafd_{mod}.reduce")
-    if config["reconstruction_heads"]:
-        whole("a_recon.0", "cafd_audio.recon.fc1")
-        whole("a_recon.2", "cafd_audio.recon.fc2")
-        whole("v_recon.model.1", "cafd_visual.recon.fc1")
-        whole("v_recon.model.3", "cafd_visual.recon.fc2")
+        whole(f"alpha_{short}.model.1", f"encoder.cafd_{mod}.alpha.fc1")
+        whole(f"alpha_{short}.model.4", f"encoder.cafd_{mod}.alpha.fc2")
+        whole(f"reduce_{short}.0", f"encoder.cafd_{mod}.reduce")
+    if encoder["reconstruction_heads"]:
+        whole("a_recon.0", "encoder.cafd_audio.recon.fc1")
+        whole("a_recon.2", "encoder.cafd_audio.recon.fc2")
+        whole("v_recon.model.1", "encoder.cafd_visual.recon.fc1")
+        whole("v_recon.model.3", "encoder.cafd_visual.recon.fc2")
 
-    for i in range(int(config["layers"])):
+    for i in range(int(encoder["layers"])):
         ref, dst = f"av_enhance.layers.{i}", f"encoder.layers.{i}"
         for a, b in (
             ("linear1", "ff_in"),
@@ -149,10 +164,10 @@ def _layout(
                 slots[f"{ref}.{a}.attn.{p}"] = _Slot(target, None, avvp_shapes[target])
 
     for ref, dst in (("fc_prob", "prob"), ("fc_frame_att", "temporal"), ("fc_av_att", "modality")):
-        dim = avvp_shapes[f"heads.{dst}.weight"][1]
+        dim = avvp_shapes[f"decoder.{dst}.weight"][1]
         for k in range(classes):
-            slots[f"{ref}.fc.{k}.weight"] = _Slot(f"heads.{dst}.weight", k, (1, dim))
-            slots[f"{ref}.fc.{k}.bias"] = _Slot(f"heads.{dst}.bias", k, (1,))
+            slots[f"{ref}.fc.{k}.weight"] = _Slot(f"decoder.{dst}.weight", k, (1, dim))
+            slots[f"{ref}.fc.{k}.bias"] = _Slot(f"decoder.{dst}.bias", k, (1,))
     return slots
 
 
@@ -161,14 +176,14 @@ def convert_mmcse(
 ) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """Convert a reference ``MMCSE_Net`` state dict.
 
-    Returns the config (``build_mmcse(**config)`` builds the matching model) and the avvp state
+    Returns the ``model:`` config (``build_model(config)`` builds the matching model) and the state
     dict (``model.load_state_dict(state, strict=True)`` works). Checkpoint wrappers and
     ``module.`` prefixes (``nn.DataParallel``) are removed. ``heads`` is the reference
     ``--nhead`` (default 8); it is not recorded in the weights.
     """
     state = unwrap_state_dict(state_dict, source="MM-CSE reference state dict")
     config = infer_config(state, heads=heads)
-    model = build_mmcse(**config)
+    model = build_model(config)
     target = {k: torch.empty_like(v) for k, v in model.state_dict().items()}
     slots = _layout({k: tuple(v.shape) for k, v in target.items()}, config)
 

@@ -18,9 +18,9 @@ them.
 * ``L_ec = sum over aa, vv, av, va of MSE(last-layer head-averaged SECM map, M)`` with
   ``M_t[i, j] = y^p_t[i] y^q_t[j]`` from the segment pseudo labels of modalities p, q.
 
-A weight of 0 removes its term (not computed; logged as 0.0). A non-zero weight whose inputs the
-model did not produce (e.g. ``reconstruction_heads=False`` with ``rec_weight > 0``) raises
-:class:`~avvp.errors.ConfigError`.
+A weight of 0 removes its term (not computed; logged as a zero tensor). A non-zero weight whose
+inputs the model did not produce (e.g. ``reconstruction_heads=False`` with ``rec_weight > 0``)
+raises :class:`~avvp.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -116,8 +116,10 @@ def mmcse_loss(
     ort_weight: float = 0.1,
     ec_weight: float = 0.1,
     modality_target: Literal["segment", "video"] = "segment",
-) -> tuple[Tensor, dict[str, float]]:
-    """The MM-CSE training loss and a log of each term (floats, unweighted, plus ``total``).
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The MM-CSE training loss and a log of each term (detached 0-dim tensors on the loss's
+    device, unweighted, plus ``total``), like the other losses: the trainer sums them on the
+    device and reads them back once per epoch, so no step waits for a host copy.
 
     ``batch`` needs ``label`` (B, C), ``pseudo_audio`` and ``pseudo_visual`` (B, T, C).
     """
@@ -162,8 +164,7 @@ def mmcse_loss(
         terms[name] = fn()
         total = total + weight * terms[name]
     terms["total"] = total
-    # One device-to-host copy for all the logged values.
-    values = torch.stack([t.detach().float() for t in terms.values()]).tolist()
-    logs = dict(zip(terms, values, strict=True))
-    logs.update(dict.fromkeys(skipped, 0.0))
+    logs = {name: term.detach().float() for name, term in terms.items()}
+    for name in skipped:
+        logs[name] = torch.zeros((), device=total.device)
     return total, logs

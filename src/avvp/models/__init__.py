@@ -1,4 +1,5 @@
-"""Parsing models: input projections, encoders (HAN, MM-Pyramid), decoders (MMIL, LEAP)."""
+"""Parsing models: input projections, encoders (HAN, MM-Pyramid, MM-CSE), decoders (MMIL, LEAP,
+MM-CSE)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,10 @@
               label_embeddings: {source: release | glove | sentence | learnable | stored,
                                  path: ..., dim: ...}}   # leap only
 
-A whole-model preset instead names its builder at the top: ``{name: mmcse, ...build_mmcse
-kwargs}`` (MM-CSE is not an encoder/decoder pair).
+MM-CSE fits the same mould: ``inputs: {name: mmcse, audio_input, visual_input, d_model}``,
+``encoder: {name: mmcse, ...}`` (CAFD + FGSE), ``decoder: {name: mmcse, class_dim, gate}``
+(docs/mmcse.md). The old whole-model form ``{name: mmcse, ...}`` is translated by
+:func:`avvp.models.legacy.upgrade_legacy_model`.
 
 Keys are checked against the builders' keyword-only signatures: an unknown name, an unexpected
 key or a value of the wrong type is a ``ConfigError`` naming the key path
@@ -34,30 +36,26 @@ from avvp.models.decoders.leap import build_leap_decoder
 from avvp.models.decoders.mmil import build_mmil_decoder
 from avvp.models.encoders.han import build_han_encoder
 from avvp.models.encoders.mmpyramid import build_mmpyramid_encoder
-from avvp.models.inputs import build_llp_inputs
+from avvp.models.inputs import build_llp_inputs, build_mmcse_inputs
 from avvp.models.label_embeddings import build_label_embeddings
+from avvp.models.legacy import upgrade_legacy_model
 from avvp.models.model import ParsingModel
+from avvp.registry import Registry
 
-INPUTS: dict[str, Callable[..., nn.Module]] = {"llp": build_llp_inputs}
-ENCODERS: dict[str, Callable[..., nn.Module]] = {
-    "han": build_han_encoder,
-    "mmpyramid": build_mmpyramid_encoder,
-}
-DECODERS: dict[str, Callable[..., nn.Module]] = {
-    "mmil": build_mmil_decoder,
-    "leap": build_leap_decoder,
-}
+Builder = Callable[..., nn.Module]
 
-
-def _mmcse_builder() -> Callable[..., nn.Module]:
-    from avvp.models.mmcse import build_mmcse
-
-    return build_mmcse
-
-
-# Whole models named by ``model.name`` (the value: a function returning the builder, so the
-# module is imported only when used).
-MODELS: dict[str, Callable[[], Callable[..., nn.Module]]] = {"mmcse": _mmcse_builder}
+INPUTS: Registry[Builder] = Registry("model.inputs.name")
+INPUTS.add("llp", build_llp_inputs)
+INPUTS.add("mmcse", build_mmcse_inputs)
+ENCODERS: Registry[Builder] = Registry("model.encoder.name")
+ENCODERS.add("han", build_han_encoder)
+ENCODERS.add("mmpyramid", build_mmpyramid_encoder)
+# Lazy: the MM-CSE modules are imported only when a config names them.
+ENCODERS.add("mmcse", "avvp.models.encoders.mmcse:build_mmcse_encoder")
+DECODERS: Registry[Builder] = Registry("model.decoder.name")
+DECODERS.add("mmil", build_mmil_decoder)
+DECODERS.add("leap", build_leap_decoder)
+DECODERS.add("mmcse", "avvp.models.decoders.mmcse:build_mmcse_decoder")
 # Builder arguments that the factory supplies itself (not config keys).
 _INTERNAL = {"label_embeddings", "class_names"}
 
@@ -127,15 +125,11 @@ def _kwargs(builder: Callable[..., Any], config: Mapping[str, Any], where: str) 
     return out
 
 
-def _select(
-    table: Mapping[str, Callable[..., nn.Module]], config: Mapping[str, Any], where: str
-) -> Callable[..., nn.Module]:
+def _select(table: Registry[Builder], config: Mapping[str, Any], where: str) -> Builder:
     name = config.get("name")
     if name is None:
         raise ConfigError(f"{where}.name: missing (one of {', '.join(table)})")
-    if name not in table:
-        raise ConfigError(f"{where}.name: unknown {name!r} (one of {', '.join(table)})")
-    return table[name]
+    return table.get(name, where=f"{where}.name")
 
 
 def _call(builder: Callable[..., nn.Module], kwargs: dict[str, Any], where: str) -> nn.Module:
@@ -145,38 +139,59 @@ def _call(builder: Callable[..., nn.Module], kwargs: dict[str, Any], where: str)
         raise ConfigError(f"{where}: {exc}") from None
 
 
+# Widths handed from one stage to the next: ``d_model`` (HAN, MM-Pyramid, MMIL, LEAP; MM-CSE's
+# holistic width), ``class_dim`` (MM-CSE's class-wise features, encoder -> decoder).
+_WIDTH_KEYS = ("d_model", "class_dim")
+
+
 def _check_widths(parts: list[tuple[str, Callable[..., nn.Module], dict[str, Any]]]) -> None:
-    """Each stage reads the previous one's ``d_model``-wide features: the widths must agree.
+    """Each stage reads the previous one's features: a width that consecutive stages both take
+    (``d_model``, ``class_dim``) must agree.
 
     Checked before anything is built, so a mismatch is a config error naming both keys instead
     of a shape error in the first forward pass.
     """
-    widths: list[tuple[str, int, bool]] = []
-    for where, builder, kwargs in parts:
-        param = inspect.signature(builder).parameters.get("d_model")
-        if param is None:
-            continue
-        given = "d_model" in kwargs
-        widths.append((where, int(kwargs["d_model"] if given else param.default), given))
-    for (prev, prev_width, prev_given), (where, width, given) in itertools.pairwise(widths):
-        if width != prev_width:
-            first = f"{prev}.d_model={prev_width}" + ("" if prev_given else " (default)")
-            second = f"{where}.d_model={width}" + ("" if given else " (default)")
-            raise ConfigError(f"{second} does not match {first}: the widths must be equal")
+    for key in _WIDTH_KEYS:
+        widths: list[tuple[str, int, bool]] = []
+        for where, builder, kwargs in parts:
+            param = inspect.signature(builder).parameters.get(key)
+            if param is None:
+                continue
+            given = key in kwargs
+            widths.append((where, int(kwargs[key] if given else param.default), given))
+        for (prev, prev_width, prev_given), (where, width, given) in itertools.pairwise(widths):
+            if width != prev_width:
+                first = f"{prev}.{key}={prev_width}" + ("" if prev_given else " (default)")
+                second = f"{where}.{key}={width}" + ("" if given else " (default)")
+                raise ConfigError(f"{second} does not match {first}: the widths must be equal")
+
+
+def _inputs_part(cfg: Mapping[str, Any]) -> tuple[Builder, dict[str, Any]]:
+    inputs_cfg = _plain(cfg.get("inputs") or {"name": "llp"}, "model.inputs")
+    inputs_cfg.setdefault("name", "llp")
+    builder = _select(INPUTS, inputs_cfg, "model.inputs")
+    return builder, _kwargs(builder, inputs_cfg, "model.inputs")
+
+
+def input_feature_keys(config: Mapping[str, Any]) -> list[str]:
+    """The batch feature keys the model of ``config`` reads (its inputs part's ``batch_keys``);
+    only the inputs part is built."""
+    cfg, _ = upgrade_legacy_model(_plain(config, "model"))
+    builder, kwargs = _inputs_part(cfg)
+    keys = getattr(_call(builder, kwargs, "model.inputs"), "batch_keys", None)
+    if keys is None:  # a part written without it, not a user error
+        raise TypeError(f"{builder.__name__}: the inputs module has no batch_keys")
+    return [str(k) for k in keys]
 
 
 def build_model(config: Mapping[str, Any]) -> nn.Module:
     """Build a ``ParsingModel`` from the ``model:`` section of a preset."""
-    cfg = _plain(config, "model")
+    cfg, _ = upgrade_legacy_model(_plain(config, "model"))
     if "name" in cfg:
-        name = cfg["name"]
-        if name not in MODELS:
-            raise ConfigError(
-                f"model.name: unknown {name!r} (one of {', '.join(MODELS)}; or give "
-                "model.encoder and model.decoder)"
-            )
-        whole = MODELS[name]()
-        return _call(whole, _kwargs(whole, cfg, "model"), "model")
+        raise ConfigError(
+            f"model.name: unknown {cfg['name']!r} (give model.inputs, model.encoder and "
+            "model.decoder; the only whole-model name is the old layout 'mmcse')"
+        )
     for key in cfg:
         if key not in ("inputs", "encoder", "decoder"):
             raise ConfigError(f"model.{key}: unexpected key (allowed: inputs, encoder, decoder)")
@@ -184,10 +199,7 @@ def build_model(config: Mapping[str, Any]) -> nn.Module:
         if key not in cfg:
             raise ConfigError(f"model.{key}: missing")
 
-    inputs_cfg = _plain(cfg.get("inputs") or {"name": "llp"}, "model.inputs")
-    inputs_cfg.setdefault("name", "llp")
-    in_builder = _select(INPUTS, inputs_cfg, "model.inputs")
-    in_kwargs = _kwargs(in_builder, inputs_cfg, "model.inputs")
+    in_builder, in_kwargs = _inputs_part(cfg)
     enc_cfg = _plain(cfg["encoder"], "model.encoder")
     enc_builder = _select(ENCODERS, enc_cfg, "model.encoder")
     enc_kwargs = _kwargs(enc_builder, enc_cfg, "model.encoder")
@@ -231,7 +243,7 @@ def checkpoint_model_config(config: Mapping[str, Any], model: nn.Module) -> dict
     weights as a buffer, so the stored config says ``{source: stored, dim: d_l}``: the checkpoint
     then rebuilds without the original file (or the optional text encoder) being present.
     """
-    cfg = _plain(config, "model")
+    cfg, _ = upgrade_legacy_model(_plain(config, "model"))
     decoder = cfg.get("decoder")
     if not isinstance(decoder, Mapping) and decoder is not None:
         return cfg

@@ -6,14 +6,16 @@ from collections.abc import Mapping
 
 from torch import Tensor, nn
 
-from avvp.models.outputs import ParsingOutput
+from avvp.models.outputs import EncoderOutput, ParsingOutput
 
 
 class ParsingModel(nn.Module):
     """``forward(batch) -> ParsingOutput``.
 
     ``inputs`` maps the batch dict to ``(x_a, x_v)`` (B, T, d); ``encoder`` maps
-    ``(x_a, x_v) -> (f_a, f_v)``; ``decoder`` maps ``(f_a, f_v)`` to a ``ParsingOutput``.
+    ``(x_a, x_v) -> (f_a, f_v)`` or to an :class:`EncoderOutput` (features plus side outputs,
+    which end up in the result's ``extras`` after the decoder's own); ``decoder`` maps
+    ``(f_a, f_v)`` to a ``ParsingOutput``.
     """
 
     def __init__(self, inputs: nn.Module, encoder: nn.Module, decoder: nn.Module) -> None:
@@ -24,6 +26,14 @@ class ParsingModel(nn.Module):
 
     def forward(self, batch: Mapping[str, Tensor]) -> ParsingOutput:
         x_a, x_v = self.inputs(batch)
-        f_a, f_v = self.encoder(x_a, x_v)
-        output: ParsingOutput = self.decoder(f_a, f_v)
+        encoded = self.encoder(x_a, x_v)
+        if isinstance(encoded, EncoderOutput):
+            output: ParsingOutput = self.decoder(encoded.audio, encoded.visual)
+            for key, value in encoded.extras.items():
+                if key in output.extras:  # a bug in a part pairing, not a user error
+                    raise RuntimeError(f"encoder and decoder both write extras[{key!r}]")
+                output.extras[key] = value
+            return output
+        f_a, f_v = encoded
+        output = self.decoder(f_a, f_v)
         return output

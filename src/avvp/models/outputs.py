@@ -15,6 +15,20 @@ GATES: tuple[str, ...] = ("pooled", "or", "modality", "mmcse")
 
 
 @dataclass
+class EncoderOutput:
+    """What an encoder may return instead of the plain pair ``(f_a, f_v)``.
+
+    ``audio`` and ``visual`` go to the decoder as ``(f_a, f_v)``; ``extras`` (side outputs that
+    only a loss or a figure reads, e.g. MM-CSE's decoupled features) are added to the decoder's
+    ``ParsingOutput.extras``, so the decoder need not know about them.
+    """
+
+    audio: Tensor
+    visual: Tensor
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass
 class ParsingOutput:
     """Output of a parsing model for a batch of B videos, T segments, C classes.
 

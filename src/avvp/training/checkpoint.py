@@ -20,6 +20,8 @@ from torch import nn
 
 from avvp.classes import LLP_CLASSES
 from avvp.errors import DataError
+from avvp.models.legacy import upgrade_legacy_model
+from avvp.tasks import TASKS
 from avvp.training.provenance import provenance
 
 FORMAT = "avvp-checkpoint"
@@ -119,22 +121,19 @@ def load_checkpoint(
     prefix: Path, *, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model from the sidecar's ``config["model"]`` and load its weights (eval mode)."""
+    weights_path, sidecar_path = _paths(prefix)
     sidecar = read_sidecar(prefix)
     config = sidecar.get("config", {})
     if "model" not in config:
-        _, sidecar_path = _paths(prefix)
         raise DataError(f"{sidecar_path}: the sidecar has no model config")
-    model: nn.Module
-    if config.get("task", "llp") == "ave":
-        from avvp.ave.models import build_ave_model
-
-        model = build_ave_model(config["model"])
-    else:
-        from avvp.models.factory import build_model
-
-        model = build_model(config["model"])
+    # The task that trained the model rebuilds it (checkpoints without a task are LLP ones).
+    task_class = TASKS.get(config.get("task", "llp"), where=f"{sidecar_path}: task")
+    model = task_class.build_model_from_config(config["model"])
     state = read_weights(prefix, device="cpu")
-    weights_path, sidecar_path = _paths(prefix)
+    # Old whole-model MM-CSE checkpoints: parameter names of the current composition (a no-op
+    # for every other layout, AVE included).
+    _, upgraded = upgrade_legacy_model(config["model"], state)
+    state = state if upgraded is None else upgraded
     check_weights_fit(model, state, f"{weights_path} (config: {sidecar_path.name})")
     model.load_state_dict(state)
     model.to(device).eval()

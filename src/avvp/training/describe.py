@@ -64,7 +64,7 @@ def describe(cfg: Any, *, flops: bool = True) -> dict[str, Any]:
     ``flops``, ``flops_per_video`` of ``cfg``'s model on random inputs of the official shapes."""
     from avvp.config import to_container
     from avvp.models.complexity import count_parameters, estimate_flops
-    from avvp.training.trainer import build_task
+    from avvp.tasks import build_task
 
     task = build_task(shape_only_config(cfg), data_root=None)
     torch.manual_seed(int(cfg.seed))

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 from tqdm import tqdm
 
 from avvp.metrics import ParsingMetric
 from avvp.models.outputs import Gate, ParsingOutput, predict_events
+from avvp.training.batching import BatchDataset, autocast, eval_batches, to_device
 from avvp.training.distributed import DistEnv
-
-
-class BatchDataset(Protocol):
-    """What the trainer needs from a dataset: a length and whole-batch reads."""
-
-    def __len__(self) -> int: ...
-
-    def get_batch(self, indices: np.ndarray) -> dict[str, Tensor]: ...
 
 
 @dataclass
@@ -47,27 +40,6 @@ class ParsingEvaluation:
             "counts": self.counts,
             "per_class_event_f1": self.per_class_event_f1,
         }
-
-
-def to_device(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
-    non_blocking = device.type == "cuda"
-    return {k: v.to(device, non_blocking=non_blocking) for k, v in batch.items()}
-
-
-def eval_batches(n: int, batch_size: int, env: DistEnv | None) -> list[np.ndarray]:
-    """This rank's share of 0..n-1 in order, without padding, so reduced statistics are exact."""
-    indices = np.arange(n)
-    if env is not None and env.distributed:
-        indices = indices[env.rank :: env.world_size]
-    return [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
-
-
-def autocast(device: torch.device, enabled: bool, *, cpu: bool = False) -> torch.autocast:
-    """bf16 mixed precision: on CUDA when ``enabled`` (``train.amp``), on the CPU only when
-    ``cpu`` (``train.cpu_amp``: fast on CPUs with native bf16 matrix units, off by default so
-    CPU runs stay in float32)."""
-    on = (enabled and device.type == "cuda") or (cpu and device.type == "cpu")
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=on)
 
 
 @torch.no_grad()

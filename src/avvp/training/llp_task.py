@@ -2,21 +2,89 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from avvp.classes import LLP_CLASSES
 from avvp.errors import ConfigError, DataError
 from avvp.jsonio import write_json_strict
 from avvp.models.outputs import GATES, Gate, ParsingOutput
+from avvp.registry import Registry
+from avvp.training.batching import BatchDataset, autocast
 from avvp.training.distributed import DistEnv
-from avvp.training.evaluate import BatchDataset, ParsingEvaluation, autocast, evaluate_parsing
+from avvp.training.evaluate import ParsingEvaluation, evaluate_parsing
 
-RECIPES = ("han", "valor", "leap", "mmcse")
+if TYPE_CHECKING:
+    from avvp.training.trainer import Evaluation
+
+Recipe = Callable[[ParsingOutput, Mapping[str, Tensor], Any], tuple[Tensor, dict[str, Tensor]]]
+
+# ``loss.recipe`` -> the loss of that method, called with the model output, the batch and the
+# ``loss`` config section (docs/methods.md sections 5, 7, 8). The losses are imported on first
+# use, as MM-CSE's pulls in code an LLP run of another method never needs.
+RECIPES: Registry[Recipe] = Registry("loss recipe")
+# Recipes trained against segment-level pseudo labels (the batch must carry pseudo_audio/visual).
+PSEUDO_LABEL_RECIPES = frozenset({"valor", "leap", "mmcse"})
+
+
+@RECIPES.register("han")
+def _han(
+    output: ParsingOutput, batch: Mapping[str, Tensor], loss_cfg: Any
+) -> tuple[Tensor, dict[str, Tensor]]:
+    from avvp.losses.mmil import han_loss
+
+    return han_loss(
+        output,
+        batch,
+        audio_smoothing=loss_cfg.audio_smoothing,
+        visual_smoothing=loss_cfg.visual_smoothing,
+    )
+
+
+@RECIPES.register("valor")
+def _valor(
+    output: ParsingOutput, batch: Mapping[str, Tensor], loss_cfg: Any
+) -> tuple[Tensor, dict[str, Tensor]]:
+    from avvp.losses.mmil import valor_loss
+
+    return valor_loss(output, batch, modality_weight=loss_cfg.modality_weight)
+
+
+@RECIPES.register("leap")
+def _leap(
+    output: ParsingOutput, batch: Mapping[str, Tensor], loss_cfg: Any
+) -> tuple[Tensor, dict[str, Tensor]]:
+    from avvp.losses.leap import leap_loss
+
+    return leap_loss(
+        output,
+        batch,
+        avss_weight=loss_cfg.avss_weight,
+        avss_target=loss_cfg.avss_target,
+        segment_weight=loss_cfg.segment_weight,
+    )
+
+
+@RECIPES.register("mmcse")
+def _mmcse(
+    output: ParsingOutput, batch: Mapping[str, Tensor], loss_cfg: Any
+) -> tuple[Tensor, dict[str, Tensor]]:
+    from avvp.losses.mmcse import mmcse_loss
+
+    total, logs = mmcse_loss(
+        output,
+        batch,
+        rec_weight=loss_cfg.rec_weight,
+        ort_weight=loss_cfg.ort_weight,
+        ec_weight=loss_cfg.ec_weight,
+        modality_target=loss_cfg.mmcse_modality_target,
+    )
+    return total, {k: torch.as_tensor(v) for k, v in logs.items()}
 
 
 def compute_parsing_loss(
@@ -24,68 +92,42 @@ def compute_parsing_loss(
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The loss of ``loss_cfg.recipe`` (docs/methods.md sections 5, 7, 8)."""
     recipe = loss_cfg.recipe
-    if recipe in ("valor", "leap", "mmcse") and "pseudo_audio" not in batch:
+    compute = RECIPES.get(recipe, where="loss.recipe")
+    if recipe in PSEUDO_LABEL_RECIPES and "pseudo_audio" not in batch:
         raise ConfigError(
             f"loss.recipe={recipe} needs segment pseudo labels: set data.pseudo_labels=true "
             "(CLAP/ and CLIP/segment_pseudo_labels under the dataset root)"
         )
-    if recipe == "han":
-        from avvp.losses.mmil import han_loss
+    return compute(output, batch, loss_cfg)
 
-        return han_loss(
-            output,
-            batch,
-            audio_smoothing=loss_cfg.audio_smoothing,
-            visual_smoothing=loss_cfg.visual_smoothing,
-        )
-    if recipe == "valor":
-        from avvp.losses.mmil import valor_loss
 
-        return valor_loss(output, batch, modality_weight=loss_cfg.modality_weight)
-    if recipe == "leap":
-        from avvp.losses.leap import leap_loss
-
-        return leap_loss(
-            output,
-            batch,
-            avss_weight=loss_cfg.avss_weight,
-            avss_target=loss_cfg.avss_target,
-            segment_weight=loss_cfg.segment_weight,
-        )
-    if recipe == "mmcse":
-        from avvp.losses.mmcse import mmcse_loss
-
-        total, logs = mmcse_loss(
-            output,
-            batch,
-            rec_weight=loss_cfg.rec_weight,
-            ort_weight=loss_cfg.ort_weight,
-            ec_weight=loss_cfg.ec_weight,
-            modality_target=loss_cfg.mmcse_modality_target,
-        )
-        return total, {k: torch.as_tensor(v) for k, v in logs.items()}
-    raise ConfigError(f"loss.recipe={recipe!r}: expected one of {', '.join(RECIPES)}")
+def _parsing_evaluation(evaluation: Evaluation) -> ParsingEvaluation:
+    if not isinstance(evaluation, ParsingEvaluation):
+        raise TypeError(f"expected the LLP task's evaluation, got {type(evaluation).__name__}")
+    return evaluation
 
 
 class LLPTask:
     """Audio-visual video parsing on an LLP-layout dataset root (official or packed)."""
 
     name = "llp"
+    class_names = LLP_CLASSES
 
     def __init__(self, cfg: DictConfig, data_root: Path | None) -> None:
         self.cfg = cfg
         self.root = Path(data_root) if data_root is not None else None
-        if cfg.loss.recipe not in RECIPES:
-            raise ConfigError(
-                f"loss.recipe={cfg.loss.recipe!r}: expected one of {', '.join(RECIPES)}"
-            )
+        RECIPES.get(cfg.loss.recipe, where="loss.recipe")  # an unknown recipe fails here, early
         if cfg.eval.gate is not None and cfg.eval.gate not in GATES:
             raise ConfigError(f"eval.gate={cfg.eval.gate!r}: expected one of {', '.join(GATES)}")
 
-    def build_model(self) -> nn.Module:
+    @staticmethod
+    def build_model_from_config(config: Mapping[str, Any]) -> nn.Module:
         from avvp.models.factory import build_model
 
-        return build_model(self.cfg.model)
+        return build_model(config)
+
+    def build_model(self) -> nn.Module:
+        return self.build_model_from_config(self.cfg.model)
 
     def dataset(self, split: str, *, train: bool) -> BatchDataset:
         from avvp.data.dataset import LLPDataset
@@ -158,10 +200,12 @@ class LLPTask:
         )
 
     def write_report(
-        self, evaluation: ParsingEvaluation, dataset: BatchDataset, out_dir: Path, split: str
+        self, evaluation: Evaluation, dataset: BatchDataset, out_dir: Path, split: str
     ) -> dict[str, Any]:
         """Write ``report.json`` and (when predictions were kept) ``predictions.tsv``."""
         from avvp.data.predictions import write_predictions
+
+        evaluation = _parsing_evaluation(evaluation)
 
         out_dir.mkdir(parents=True, exist_ok=True)
         report = {"split": split, **evaluation.to_json()}
@@ -174,10 +218,11 @@ class LLPTask:
             )
         return report
 
-    def summary(self, evaluation: ParsingEvaluation) -> str:
+    def summary(self, evaluation: Evaluation) -> str:
         """The ten numbers on all videos and on the overlap subsets, and the per-class table."""
-        from avvp.classes import LLP_CLASSES
         from avvp.metrics import format_per_class_table, format_scores_table
+
+        evaluation = _parsing_evaluation(evaluation)
 
         counts = evaluation.counts
         rows = {

@@ -139,7 +139,7 @@ def evaluate_checkpoint(
     """Evaluate a run folder or checkpoint on ``split`` of ``data_root`` with its task's protocol;
     write ``report.json`` and the predictions into ``out`` (default: :func:`default_eval_dir`)."""
     from avvp.jsonio import write_json_strict
-    from avvp.training.trainer import build_task
+    from avvp.tasks import build_task
 
     opened = open_checkpoint(
         path, device=device, overrides=eval_overrides(gate=gate, batch_size=batch_size)

@@ -14,7 +14,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,10 @@ from tqdm import tqdm
 
 from avvp.config import save_config, to_container
 from avvp.errors import ConfigError, DataError
+from avvp.models.legacy import upgrade_legacy_model
+from avvp.registry import Registry
+from avvp.tasks import build_task
+from avvp.training.batching import BatchDataset, to_device
 from avvp.training.checkpoint import check_weights_fit, save_checkpoint
 from avvp.training.distributed import (
     DistEnv,
@@ -38,15 +42,30 @@ from avvp.training.distributed import (
     process_group,
     rank_seed,
 )
-from avvp.training.evaluate import BatchDataset, to_device
 from avvp.training.provenance import provenance
 from avvp.training.state import load_state, save_state
 
 
+class Evaluation(Protocol):
+    """What the trainer and the CLI read from any task's evaluation of a split."""
+
+    scores: dict[str, float]  # metric name -> value; ``train.select`` names one of them
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
 class Task(Protocol):
-    """What the trainer needs from a task (LLP parsing, AVE localization)."""
+    """What the trainer needs from a task (LLP parsing, AVE localization).
+
+    ``write_report`` and ``summary`` take the evaluation the same task's ``evaluate`` returned.
+    """
 
     name: str
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The names of the model's classes in output order (stored in checkpoint sidecars)."""
+        ...
 
     def build_model(self) -> nn.Module: ...
 
@@ -65,28 +84,13 @@ class Task(Protocol):
         env: DistEnv | None,
         keep_predictions: bool = False,
         desc: str = "eval",
-    ) -> Any: ...
+    ) -> Evaluation: ...
 
     def write_report(
-        self, evaluation: Any, dataset: BatchDataset, out_dir: Path, split: str
+        self, evaluation: Evaluation, dataset: BatchDataset, out_dir: Path, split: str
     ) -> dict[str, Any]: ...
 
-    def summary(self, evaluation: Any) -> str: ...
-
-
-def build_task(cfg: DictConfig, data_root: Path | None) -> Task:
-    """The task of ``cfg.task``; ``data_root`` may be None where no data is read (``avvp info``)."""
-    if cfg.task == "llp":
-        from avvp.training.llp_task import LLPTask
-
-        return LLPTask(cfg, data_root)
-    if cfg.task == "ave":
-        try:
-            from avvp.ave.task import AVETask
-        except ImportError as exc:
-            raise ConfigError(f"task=ave is not available in this installation ({exc})") from None
-        return AVETask(cfg, data_root)
-    raise ConfigError(f"task={cfg.task!r}: expected llp or ave")
+    def summary(self, evaluation: Evaluation) -> str: ...
 
 
 def seed_everything(seed: int) -> None:
@@ -117,20 +121,25 @@ def restore_rng(saved: Any, env: DistEnv, seed: int) -> None:
         torch.cuda.set_rng_state(mine["cuda"], env.device)
 
 
-def make_optimizer(model: nn.Module, optim_cfg: Any) -> torch.optim.Optimizer:
-    """The optimizer of ``optim_cfg``, as one fused kernel where torch has it for the device
-    (several times faster than the per-tensor loop on a CPU; same update rule)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    betas = (float(optim_cfg.betas[0]), float(optim_cfg.betas[1]))
-    name = optim_cfg.optimizer
-    if name == "sgd":
-        kwargs: dict[str, Any] = {"momentum": betas[0]}
-        factory: Any = torch.optim.SGD
-    elif name in ("adam", "adamw"):
-        kwargs = {"betas": betas}
-        factory = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-    else:
-        raise ConfigError(f"optim.optimizer={name!r}: expected adam, adamw or sgd")
+OptimizerBuilder = Callable[[list[nn.Parameter], Any], torch.optim.Optimizer]
+SchedulerBuilder = Callable[[torch.optim.Optimizer, Any, int], torch.optim.lr_scheduler.LRScheduler]
+
+OPTIMIZERS: Registry[OptimizerBuilder] = Registry("optimizer")
+SCHEDULERS: Registry[SchedulerBuilder] = Registry("scheduler")
+
+
+def _betas(optim_cfg: Any) -> tuple[float, float]:
+    return float(optim_cfg.betas[0]), float(optim_cfg.betas[1])
+
+
+def _fused(
+    factory: Callable[..., torch.optim.Optimizer],
+    params: list[nn.Parameter],
+    optim_cfg: Any,
+    **kwargs: Any,
+) -> torch.optim.Optimizer:
+    """``factory`` as one fused kernel where torch has it for the device (several times faster
+    than the per-tensor loop on a CPU; same update rule), else the plain loop."""
     kwargs.update(lr=optim_cfg.lr, weight_decay=optim_cfg.weight_decay)
     try:
         return factory(params, fused=True, **kwargs)
@@ -138,38 +147,81 @@ def make_optimizer(model: nn.Module, optim_cfg: Any) -> torch.optim.Optimizer:
         return factory(params, **kwargs)
 
 
+@OPTIMIZERS.register("adam")
+def _adam(params: list[nn.Parameter], optim_cfg: Any) -> torch.optim.Optimizer:
+    return _fused(torch.optim.Adam, params, optim_cfg, betas=_betas(optim_cfg))
+
+
+@OPTIMIZERS.register("adamw")
+def _adamw(params: list[nn.Parameter], optim_cfg: Any) -> torch.optim.Optimizer:
+    return _fused(torch.optim.AdamW, params, optim_cfg, betas=_betas(optim_cfg))
+
+
+@OPTIMIZERS.register("sgd")
+def _sgd(params: list[nn.Parameter], optim_cfg: Any) -> torch.optim.Optimizer:
+    # SGD's momentum is the first beta, so one ``optim.betas`` serves every optimizer.
+    return _fused(torch.optim.SGD, params, optim_cfg, momentum=_betas(optim_cfg)[0])
+
+
+def make_optimizer(model: nn.Module, optim_cfg: Any) -> torch.optim.Optimizer:
+    """The optimizer ``optim.optimizer`` names, over the model's trainable parameters."""
+    builder = OPTIMIZERS.get(optim_cfg.optimizer, where="optim.optimizer")
+    return builder([p for p in model.parameters() if p.requires_grad], optim_cfg)
+
+
+@SCHEDULERS.register("step")
+def _step(
+    optimizer: torch.optim.Optimizer, optim_cfg: Any, epochs: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    return torch.optim.lr_scheduler.StepLR(
+        optimizer, step_size=optim_cfg.step_size, gamma=optim_cfg.gamma
+    )
+
+
+@SCHEDULERS.register("multistep")
+def _multistep(
+    optimizer: torch.optim.Optimizer, optim_cfg: Any, epochs: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    if not optim_cfg.milestones:
+        raise ConfigError("optim.scheduler=multistep needs optim.milestones (a list of epochs)")
+    return torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=[int(m) for m in optim_cfg.milestones], gamma=optim_cfg.gamma
+    )
+
+
+@SCHEDULERS.register("warmup_cosine")
+def _warmup_cosine(
+    optimizer: torch.optim.Optimizer, optim_cfg: Any, epochs: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    warmup, base, floor = (
+        int(optim_cfg.warmup_epochs),
+        float(optim_cfg.lr),
+        float(optim_cfg.lr_min),
+    )
+
+    def factor(epoch: int) -> float:
+        if epoch < warmup:
+            return (epoch + 1) / warmup
+        progress = (epoch - warmup) / max(1, epochs - warmup)
+        return (floor + 0.5 * (base - floor) * (1 + math.cos(math.pi * progress))) / base
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@SCHEDULERS.register("none")
+def _constant(
+    optimizer: torch.optim.Optimizer, optim_cfg: Any, epochs: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+
+
 def make_scheduler(
     optimizer: torch.optim.Optimizer, optim_cfg: Any, epochs: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    """Stepped once per epoch, as every reference implementation does."""
-    if optim_cfg.scheduler == "step":
-        return torch.optim.lr_scheduler.StepLR(
-            optimizer, step_size=optim_cfg.step_size, gamma=optim_cfg.gamma
-        )
-    if optim_cfg.scheduler == "multistep":
-        if not optim_cfg.milestones:
-            raise ConfigError("optim.scheduler=multistep needs optim.milestones (a list of epochs)")
-        return torch.optim.lr_scheduler.MultiStepLR(
-            optimizer, milestones=[int(m) for m in optim_cfg.milestones], gamma=optim_cfg.gamma
-        )
-    if optim_cfg.scheduler == "none":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
-    if optim_cfg.scheduler == "warmup_cosine":
-        warmup, base, floor = (
-            int(optim_cfg.warmup_epochs),
-            float(optim_cfg.lr),
-            float(optim_cfg.lr_min),
-        )
-
-        def factor(epoch: int) -> float:
-            if epoch < warmup:
-                return (epoch + 1) / warmup
-            progress = (epoch - warmup) / max(1, epochs - warmup)
-            return (floor + 0.5 * (base - floor) * (1 + math.cos(math.pi * progress))) / base
-
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    raise ConfigError(
-        f"optim.scheduler={optim_cfg.scheduler!r}: expected step, multistep, warmup_cosine or none"
+    """The scheduler ``optim.scheduler`` names; stepped once per epoch, as every reference
+    implementation does."""
+    return SCHEDULERS.get(optim_cfg.scheduler, where="optim.scheduler")(
+        optimizer, optim_cfg, epochs
     )
 
 
@@ -283,8 +335,6 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def checkpoint_model_config(config: dict[str, Any], model: nn.Module) -> dict[str, Any]:
-    if "name" in config:  # whole-model builders (MM-CSE) carry no external files
-        return config
     from avvp.models.factory import checkpoint_model_config as for_parsing_model
 
     return for_parsing_model(config, model)
@@ -389,6 +439,9 @@ def _fit(
     if resume is not None:
         state = load_state(ckpt_dir / "last_state")
         weights = state["model"]
+        # A run started with the old whole-model MM-CSE layout (a no-op for any other).
+        _, upgraded = upgrade_legacy_model(to_container(cfg)["model"], weights)
+        weights = weights if upgraded is None else upgraded
         check_weights_fit(
             model, weights, f"{ckpt_dir / 'last_state.safetensors'} (config: config.yaml)"
         )
@@ -495,8 +548,20 @@ def _fit(
         if env.is_main:
             meta = {"epoch": epoch, "val": evaluation.scores}
             if improved:
-                save_checkpoint(ckpt_dir / "best", model=model, config=config_dict, metrics=meta)
-            save_checkpoint(ckpt_dir / "last", model=model, config=config_dict, metrics=meta)
+                save_checkpoint(
+                    ckpt_dir / "best",
+                    model=model,
+                    config=config_dict,
+                    metrics=meta,
+                    class_names=task.class_names,
+                )
+            save_checkpoint(
+                ckpt_dir / "last",
+                model=model,
+                config=config_dict,
+                metrics=meta,
+                class_names=task.class_names,
+            )
             save_state(
                 ckpt_dir / "last_state",
                 {

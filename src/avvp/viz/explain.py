@@ -41,7 +41,7 @@ def explain_video(
     import torch
 
     from avvp.models.outputs import predict_events
-    from avvp.training.evaluate import to_device
+    from avvp.training.batching import to_device
     from avvp.training.llp_task import LLPTask
     from avvp.training.runs import open_checkpoint
     from avvp.viz.timeline import plot_attention, plot_timelines

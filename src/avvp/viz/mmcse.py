@@ -1,6 +1,6 @@
 """MM-CSE interpretability figures: decoupled class-wise feature similarity, learned co-occurrence.
 
-Both functions read ``ParsingOutput.extras`` of :class:`avvp.models.mmcse.MMCSEModel` (a batch,
+Both functions read ``ParsingOutput.extras`` of an MM-CSE model (:mod:`avvp.models.mmcse`; a batch,
 any device, with or without grad) and write one PNG for video ``index`` of that batch. They
 build :class:`matplotlib.figure.Figure` objects directly (Agg canvas), so they neither need
 nor change a pyplot backend.

@@ -1,4 +1,5 @@
-"""Encoders: ``forward(x_a, x_v) -> (f_a, f_v)`` on (B, T, d)."""
+"""Encoders: ``forward(x_a, x_v) -> (f_a, f_v)`` on (B, T, d), or an ``EncoderOutput`` with extras
+(MM-CSE, ``encoders/mmcse.py``, imported only when a config names it)."""
 
 from __future__ import annotations
 
