@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from avvp.ave.models import build_ave_model, describe
+from avvp.ave.encoders import PSPEncoder
+from avvp.ave.models import ENCODERS, HEADS, AVEEncoderEntry, build_ave_model, describe
 from avvp.errors import ConfigError
 from avvp.models.complexity import count_parameters
 from avvp.models.decoders.leap import LeapDecoder
+from avvp.registry import Registry
 
 
 def lin(i: int, o: int, bias: bool = True) -> int:
@@ -125,8 +127,14 @@ def test_leap_head_reuses_the_shared_decoder_and_prediction_rule() -> None:
 
 
 def test_config_errors() -> None:
-    with pytest.raises(ConfigError, match=r"model\.encoder"):
+    with pytest.raises(
+        ConfigError, match=r"^model\.encoder: unknown 'han' \(one of ave, psp, cmbs\)$"
+    ):
         build_ave_model({"encoder": "han"})
+    with pytest.raises(ConfigError, match=r"^model\.head: unknown 'mlp' \(one of dch, leap\)$"):
+        build_ave_model({"encoder": "psp", "head": "mlp"})
+    with pytest.raises(ConfigError, match=r"^model\.label_embeddings: only used with model\.head"):
+        build_ave_model({"encoder": "psp", "label_embeddings": {"source": "learnable"}})
     with pytest.raises(ConfigError, match=r"model.encoder_args.width: unknown option"):
         build_ave_model({"encoder": "psp", "encoder_args": {"width": 3}})
     with pytest.raises(ConfigError, match=r"model.aux_weights.gate"):
@@ -134,6 +142,25 @@ def test_config_errors() -> None:
     with pytest.raises(ConfigError, match="release"):
         build_ave_model({"encoder": "psp", "head": "leap",
                          "label_embeddings": {"source": "release", "path": "x"}})
+
+
+def test_registries(monkeypatch: pytest.MonkeyPatch) -> None:
+    import avvp.ave.models as ave_models
+
+    assert ENCODERS.names() == ("ave", "psp", "cmbs") and HEADS.names() == ("dch", "leap")
+    assert {n: dict(ENCODERS.get(n).aux_weights) for n in ENCODERS} == {
+        "ave": {},
+        "psp": {"avps": 100.0},
+        "cmbs": {"gate": 1.0},
+    }
+    # An encoder in an uninstalled module: a one-line error naming the config key when chosen.
+    encoders: Registry[AVEEncoderEntry] = Registry("AVE encoder")
+    encoders.add("psp", ENCODERS.get("psp"))
+    encoders.add("ghost", "avvp_no_such_module:ENTRY")
+    monkeypatch.setattr(ave_models, "ENCODERS", encoders)
+    assert isinstance(build_ave_model({"encoder": "psp"}).encoder, PSPEncoder)
+    with pytest.raises(ConfigError, match=r"^model\.encoder='ghost' is not available"):
+        build_ave_model({"encoder": "ghost"})
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ import torch
 from avvp.data.dataset import BatchIndexSampler, LLPDataset, eval_order, make_loader
 from avvp.data.pack import pack_dataset
 from avvp.errors import ConfigError, DataError
+from avvp.training.distributed import DistEnv
+from avvp.training.trainer import EpochBatches
 
 pytestmark = pytest.mark.filterwarnings("ignore::avvp.data.llp.DataDefectWarning")
 
@@ -102,7 +104,7 @@ def test_loader_deterministic_shuffle(ds) -> None:
 
 
 @pytest.mark.parametrize("drop_last", [False, True])
-def test_sharding_like_distributed_sampler(drop_last: bool) -> None:
+def test_sharding_is_the_trainers(drop_last: bool) -> None:
     size, world, batch = 11, 3, 2
     samplers = [
         BatchIndexSampler(
@@ -121,14 +123,22 @@ def test_sharding_like_distributed_sampler(drop_last: bool) -> None:
     per_rank = [list(s) for s in samplers]
     assert len({len(b) for b in per_rank}) == 1
     assert all(len(b) == len(s) for b, s in zip(per_rank, samplers, strict=True))
+    assert all(len(b) == batch for rank in per_rank for b in rank)
     flat = [i for rank in per_rank for b in rank for i in b]
     if not drop_last:
-        assert set(flat) == set(range(size)) and len(flat) == 12  # padded to a multiple of 3
-    orders = [s.indices() for s in samplers]
+        assert set(flat) == set(range(size)) and len(flat) == 12  # the last global batch wraps
+    # The ranks' k-th batches together are the k-th batch of one process with the global batch
+    # size, in the trainer's order.
     full = np.random.default_rng([1, 5]).permutation(size)
-    padded = np.concatenate([full, full[:1]])
-    for r in range(world):
-        np.testing.assert_array_equal(orders[r], padded[r::world])
+    steps = size // (batch * world) if drop_last else -(-size // (batch * world))
+    padded = np.resize(full, steps * batch * world)
+    for k in range(steps):
+        together = sorted(i for rank in per_rank for i in rank[k])
+        assert together == sorted(padded[k * batch * world : (k + 1) * batch * world].tolist())
+    trainer = EpochBatches(
+        size, global_batch=batch * world, seed=1, env=_env(1, world), drop_last=drop_last
+    )
+    assert [b.tolist() for b in trainer.epoch(5)] == per_rank[1]
 
 
 def test_eval_order_no_padding() -> None:
@@ -178,3 +188,7 @@ def test_cli_train_on_non_finite_features_is_one_line_error(
     assert status == 2
     assert err[-1].startswith(f"avvp: error: {file}: ")
     assert victim_id in err[-1] and "non-finite" in err[-1]
+
+
+def _env(rank: int, world: int) -> DistEnv:
+    return DistEnv(rank, world, rank, torch.device("cpu"))

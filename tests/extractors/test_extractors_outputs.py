@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -11,7 +13,13 @@ import pytest
 import torch
 
 from avvp.errors import AvvpError, ConfigError
-from avvp.extractors.factory import create_extractor, parse_names, parse_weights
+from avvp.extractors.factory import (
+    EXTRACTOR_NAMES,
+    EXTRACTORS,
+    create_extractor,
+    parse_names,
+    parse_weights,
+)
 from avvp.extractors.r2plus1d import R2Plus1D18, R2Plus1DExtractor
 from avvp.extractors.resnet import ResNet, ResNetFrameExtractor
 from avvp.extractors.vggish import VGGish, VGGishExtractor
@@ -67,8 +75,11 @@ def test_r2plus1d_clip_features(video: DecodedVideo) -> None:
 
 def test_factory_names_and_weights() -> None:
     assert parse_names("vggish, res152") == ["vggish", "res152"]
-    with pytest.raises(ConfigError, match="unknown extractor 'nope'"):
+    choices = "vggish, res152, r2plus1d_18, yamnet, efficientnet"
+    with pytest.raises(ConfigError, match=rf"^--extractors: unknown 'nope' \(one of {choices}\)$"):
         parse_names("vggish,nope")
+    with pytest.raises(ConfigError, match=rf"^extractor: unknown 'vgg' \(one of {choices}\)$"):
+        create_extractor("vgg", allow_random=True)
     assert parse_weights(["vggish=/w/v.pth", "vggish_pca=/w/p.pth"]) == {
         "vggish": Path("/w/v.pth"),
         "vggish_pca": Path("/w/p.pth"),
@@ -79,6 +90,27 @@ def test_factory_names_and_weights() -> None:
         create_extractor("res152")
     with pytest.raises(ConfigError, match="yamnet=PATH"):
         create_extractor("yamnet")
+
+
+def test_registry_order_fixes_the_seeds() -> None:
+    # An extractor's position in the registry seeds its random-weight build: the order is fixed.
+    assert EXTRACTORS.names() == EXTRACTOR_NAMES
+    assert EXTRACTOR_NAMES == ("vggish", "res152", "r2plus1d_18", "yamnet", "efficientnet")
+
+
+def test_extractor_modules_are_imported_only_when_built() -> None:
+    code = (
+        "import sys\n"
+        "import avvp.extractors\n"
+        "mods = ('vggish', 'resnet', 'r2plus1d', 'yamnet', 'efficientnet')\n"
+        "loaded = lambda: [m for m in mods if 'avvp.extractors.' + m in sys.modules]\n"
+        "print(loaded())\n"
+        "avvp.extractors.create_extractor('r2plus1d_18', allow_random=True)\n"
+        "print(loaded())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["[]", "['r2plus1d']"]
 
 
 @pytest.mark.skipif(not HAS_EFFICIENTNET, reason="optional teachers extra not installed")

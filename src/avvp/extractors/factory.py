@@ -1,4 +1,6 @@
-"""The one place that maps extractor names (CLI ``--extractors``) to their builders."""
+"""The one place that maps extractor names (CLI ``--extractors``) to their builders:
+:data:`EXTRACTORS`, a :class:`~avvp.registry.Registry`. Each builder imports its extractor's module
+when called, so naming an extractor costs nothing until it is built."""
 
 from __future__ import annotations
 
@@ -9,10 +11,13 @@ import torch
 
 from avvp.errors import ConfigError
 from avvp.extractors.base import FeatureExtractor
+from avvp.registry import Registry
+
+# builder(weights of this extractor or None, every --weights file by name) -> extractor
+ExtractorBuilder = Callable[[Path | None, Mapping[str, Path]], FeatureExtractor]
 
 BENCHMARK_EXTRACTORS: tuple[str, ...] = ("vggish", "res152", "r2plus1d_18")
 OFFLINE_EXTRACTORS: tuple[str, ...] = ("yamnet", "efficientnet")
-EXTRACTOR_NAMES: tuple[str, ...] = BENCHMARK_EXTRACTORS + OFFLINE_EXTRACTORS
 # Feature key (batches, configs, sidecars) -> extractor name.
 KEY_TO_EXTRACTOR: dict[str, str] = {"audio": "vggish", "frames": "res152", "clips": "r2plus1d_18"}
 
@@ -49,21 +54,21 @@ def _efficientnet(weights: Path | None, extra: Mapping[str, Path]) -> FeatureExt
     return build_efficientnet_extractor(weights=weights)
 
 
-_BUILDERS: dict[str, Callable[[Path | None, Mapping[str, Path]], FeatureExtractor]] = {
-    "vggish": _vggish,
-    "res152": _res152,
-    "r2plus1d_18": _r2plus1d,
-    "yamnet": _yamnet,
-    "efficientnet": _efficientnet,
-}
+EXTRACTORS: Registry[ExtractorBuilder] = Registry("extractor")
+# Append new extractors at the end: an extractor's position seeds its random-weight builds.
+EXTRACTORS.add("vggish", _vggish)
+EXTRACTORS.add("res152", _res152)
+EXTRACTORS.add("r2plus1d_18", _r2plus1d)
+EXTRACTORS.add("yamnet", _yamnet)
+EXTRACTORS.add("efficientnet", _efficientnet)
+EXTRACTOR_NAMES: tuple[str, ...] = EXTRACTORS.names()
 
 
 def parse_names(text: str) -> list[str]:
     """``"vggish,res152"`` -> checked list of extractor names."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     for name in names:
-        if name not in _BUILDERS:
-            raise ConfigError(f"unknown extractor {name!r}; known: {', '.join(EXTRACTOR_NAMES)}")
+        EXTRACTORS.get(name, where="--extractors")
     if not names:
         raise ConfigError("no extractor named")
     return names
@@ -76,7 +81,7 @@ def parse_weights(items: Sequence[str] | None) -> dict[str, Path]:
         name, sep, path = item.partition("=")
         if not sep or not path:
             raise ConfigError(f"--weights {item!r}: expected NAME=PATH")
-        if name not in _BUILDERS and name != "vggish_pca":
+        if name not in EXTRACTORS and name != "vggish_pca":
             raise ConfigError(
                 f"--weights {item!r}: unknown name {name!r}; known: "
                 f"{', '.join((*EXTRACTOR_NAMES, 'vggish_pca'))}"
@@ -101,8 +106,7 @@ def create_extractor(
     torch RNG, so random-weight features are the same in every run and the caller's global RNG
     state is left untouched.
     """
-    if name not in _BUILDERS:
-        raise ConfigError(f"unknown extractor {name!r}; known: {', '.join(EXTRACTOR_NAMES)}")
+    builder = EXTRACTORS.get(name, where="extractor")
     weights = weights or {}
     path = weights.get(name)
     if path is None and name in BENCHMARK_EXTRACTORS and not allow_random:
@@ -113,4 +117,4 @@ def create_extractor(
     with torch.random.fork_rng(devices=[]):
         # A distinct stream per extractor: two extractors never share initial weights.
         torch.manual_seed(seed * len(EXTRACTOR_NAMES) + EXTRACTOR_NAMES.index(name))
-        return _BUILDERS[name](path, weights)
+        return builder(path, weights)

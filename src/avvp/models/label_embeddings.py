@@ -25,7 +25,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from avvp.classes import LLP_CLASSES
 from avvp.errors import ConfigError, DataError
+from avvp.registry import Registry
 from avvp.torch_io import read_torch_file
 
 Source = Literal["release", "glove", "sentence", "learnable", "stored"]
@@ -247,6 +248,77 @@ def placeholder_config(config: Mapping[str, object]) -> dict[str, object]:
     return {"source": "stored", "dim": _SOURCE_DIMS[source] if dim is None else dim}
 
 
+def _checked_width(table: Tensor, file: Path, dim: int | None) -> Tensor:
+    if dim is not None and table.shape[1] != dim:
+        raise ConfigError(
+            f"label_embeddings.dim is {dim} but {file} holds {table.shape[1]}-d embeddings"
+        )
+    return table
+
+
+def _release(
+    *, path: str | None, dim: int | None, class_names: Sequence[str], seed: int | None
+) -> LabelEmbeddings:
+    file = find_release_file(path)
+    table = read_release_embeddings(file, class_names=class_names)
+    return LabelEmbeddings(_checked_width(table, file, dim), source="release")
+
+
+def _glove(
+    *, path: str | None, dim: int | None, class_names: Sequence[str], seed: int | None
+) -> LabelEmbeddings:
+    if not path:
+        raise ConfigError("label_embeddings.path is required for source 'glove'")
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"label_embeddings.path: file not found: {file}")
+    table = read_glove_embeddings(file, class_names=class_names)
+    return LabelEmbeddings(_checked_width(table, file, dim), source="glove")
+
+
+def _sentence(
+    *, path: str | None, dim: int | None, class_names: Sequence[str], seed: int | None
+) -> LabelEmbeddings:
+    return LabelEmbeddings(encode_with_sentence_encoder(class_names), source="sentence")
+
+
+def _learnable(
+    *, path: str | None, dim: int | None, class_names: Sequence[str], seed: int | None
+) -> LabelEmbeddings:
+    width = 300 if dim is None else dim
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    # Unit-variance entries (nn.Embedding's default) scaled so a query's norm is about that
+    # of a GloVe vector (~6 for 300-d), keeping fc_l's input scale comparable.
+    init = torch.randn(len(class_names), width, generator=generator) * (6.0 / math.sqrt(width))
+    return LabelEmbeddings(init, learnable=True, source="learnable")
+
+
+def _stored(
+    *, path: str | None, dim: int | None, class_names: Sequence[str], seed: int | None
+) -> LabelEmbeddings:
+    if dim is None:
+        raise ConfigError("label_embeddings.dim is required for source 'stored'")
+    return LabelEmbeddings(torch.zeros(len(class_names), dim), source="stored")
+
+
+class SourceBuilder(Protocol):
+    """A label-embedding source: the arguments of :func:`build_label_embeddings` -> its table."""
+
+    def __call__(
+        self, *, path: str | None, dim: int | None, class_names: Sequence[str], seed: int | None
+    ) -> LabelEmbeddings: ...
+
+
+# Config key label_embeddings.source. The optional text encoder of `sentence` is imported only
+# when that source builds (a missing package is a ConfigError naming the avvp[text] extra).
+SOURCES: Registry[SourceBuilder] = Registry("label embedding source")
+SOURCES.add("release", _release)
+SOURCES.add("glove", _glove)
+SOURCES.add("sentence", _sentence)
+SOURCES.add("learnable", _learnable)
+SOURCES.add("stored", _stored)
+
+
 def build_label_embeddings(
     *,
     source: Source = "release",
@@ -255,45 +327,11 @@ def build_label_embeddings(
     class_names: Sequence[str] = LLP_CLASSES,
     seed: int | None = None,
 ) -> LabelEmbeddings:
-    """Label embeddings from ``source`` (see the module docstring).
+    """Label embeddings from ``source`` (see the module docstring; the table is :data:`SOURCES`).
 
     ``path`` is required for ``glove``; for ``release`` it is optional (see
     :func:`find_release_file`). Relative paths resolve against the current directory. ``dim`` is
     required for ``stored``, optional for ``learnable`` (default 300).
     """
-    if source in ("release", "glove"):
-        if source == "release":
-            file = find_release_file(path)
-        else:
-            if not path:
-                raise ConfigError(f"label_embeddings.path is required for source {source!r}")
-            file = Path(path).expanduser()
-            if not file.is_file():
-                raise ConfigError(f"label_embeddings.path: file not found: {file}")
-        table = (
-            read_release_embeddings(file, class_names=class_names)
-            if source == "release"
-            else read_glove_embeddings(file, class_names=class_names)
-        )
-        if dim is not None and table.shape[1] != dim:
-            raise ConfigError(
-                f"label_embeddings.dim is {dim} but {file} holds {table.shape[1]}-d embeddings"
-            )
-        return LabelEmbeddings(table, source=source)
-    if source == "sentence":
-        return LabelEmbeddings(encode_with_sentence_encoder(class_names), source=source)
-    if source == "learnable":
-        width = 300 if dim is None else dim
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        # Unit-variance entries (nn.Embedding's default) scaled so a query's norm is about that
-        # of a GloVe vector (~6 for 300-d), keeping fc_l's input scale comparable.
-        init = torch.randn(len(class_names), width, generator=generator) * (6.0 / math.sqrt(width))
-        return LabelEmbeddings(init, learnable=True, source=source)
-    if source == "stored":
-        if dim is None:
-            raise ConfigError("label_embeddings.dim is required for source 'stored'")
-        return LabelEmbeddings(torch.zeros(len(class_names), dim), source=source)
-    raise ConfigError(
-        f"label_embeddings.source: unknown {source!r} "
-        "(expected release, glove, sentence, learnable or stored)"
-    )
+    builder = SOURCES.get(source, where="label_embeddings.source")
+    return builder(path=path, dim=dim, class_names=class_names, seed=seed)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,22 +23,44 @@ from avvp.pseudo.labels import (
     read_video_labels,
 )
 from avvp.pseudo.teachers import ImageNetTeacher, Teacher, YAMNetTeacher
+from avvp.registry import Registry
 from avvp.video.decode import decode_video
 
 FAILURES_FILE = "pseudo_label_failures.jsonl"
 
 
+# builder(the spec's text after "NAME:", "" when none) -> teacher
+TeacherBuilder = Callable[[str], Teacher]
+
+
+def _yamnet(arg: str) -> Teacher:
+    if not arg:
+        raise ConfigError("audio teacher 'yamnet': expected yamnet:PATH/TO/yamnet.tflite")
+    return YAMNetTeacher(Path(arg))
+
+
+def _efficientnet(arg: str) -> Teacher:
+    return ImageNetTeacher(weights=Path(arg) if arg else None)
+
+
+# Teachers by modality (CLI --audio-teacher / --visual-teacher NAME[:ARG]). The teacher classes
+# import their models when built, so an uninstalled extra fails only when its teacher is chosen.
+AUDIO_TEACHERS: Registry[TeacherBuilder] = Registry("audio teacher")
+AUDIO_TEACHERS.add("yamnet", _yamnet)
+VISUAL_TEACHERS: Registry[TeacherBuilder] = Registry("visual teacher")
+VISUAL_TEACHERS.add("efficientnet", _efficientnet)
+TEACHERS: dict[str, Registry[TeacherBuilder]] = {
+    "audio": AUDIO_TEACHERS,
+    "visual": VISUAL_TEACHERS,
+}
+
+
 def teacher_from_spec(spec: str, *, modality: str) -> Teacher:
     """``yamnet:PATH`` (audio) or ``efficientnet[:WEIGHTS]`` (visual) -> a teacher."""
+    if modality not in TEACHERS:
+        raise ValueError(f"modality {modality!r}: expected one of {', '.join(TEACHERS)}")
     name, _, arg = spec.partition(":")
-    if modality == "audio" and name == "yamnet":
-        if not arg:
-            raise ConfigError(f"audio teacher {spec!r}: expected yamnet:PATH/TO/yamnet.tflite")
-        return YAMNetTeacher(Path(arg))
-    if modality == "visual" and name == "efficientnet":
-        return ImageNetTeacher(weights=Path(arg) if arg else None)
-    known = "yamnet:PATH" if modality == "audio" else "efficientnet[:WEIGHTS]"
-    raise ConfigError(f"unknown {modality} teacher {spec!r}; available: {known}")
+    return TEACHERS[modality].get(name, where=f"--{modality}-teacher")(arg)
 
 
 @dataclass

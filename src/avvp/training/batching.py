@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from avvp.data import sampling
 from avvp.training.distributed import DistEnv
 
 __all__ = ["BatchDataset", "autocast", "eval_batches", "to_device"]
@@ -32,11 +33,11 @@ def to_device(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tenso
 
 
 def eval_batches(n: int, batch_size: int, env: DistEnv | None) -> list[np.ndarray]:
-    """This rank's share of 0..n-1 in order, without padding, so reduced statistics are exact."""
-    indices = np.arange(n)
-    if env is not None and env.distributed:
-        indices = indices[env.rank :: env.world_size]
-    return [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
+    """This rank's share of 0..n-1 in order, without padding, so reduced statistics are exact
+    (:func:`avvp.data.sampling.eval_batches`)."""
+    if env is None:
+        return sampling.eval_batches(n, batch_size=batch_size)
+    return sampling.eval_batches(n, batch_size=batch_size, rank=env.rank, world_size=env.world_size)
 
 
 def autocast(device: torch.device, enabled: bool, *, cpu: bool = False) -> torch.autocast:

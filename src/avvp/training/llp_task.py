@@ -84,7 +84,7 @@ def _mmcse(
         ec_weight=loss_cfg.ec_weight,
         modality_target=loss_cfg.mmcse_modality_target,
     )
-    return total, {k: torch.as_tensor(v) for k, v in logs.items()}
+    return total, logs
 
 
 def compute_parsing_loss(

@@ -28,6 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from avvp.config import save_config, to_container
+from avvp.data.sampling import train_batches
 from avvp.errors import ConfigError, DataError
 from avvp.models.legacy import upgrade_legacy_model
 from avvp.registry import Registry
@@ -226,23 +227,13 @@ def make_scheduler(
 
 
 class EpochBatches:
-    """Deterministic shuffled batches for an epoch, sharded across ranks.
-
-    The permutation depends only on (seed, epoch), so an interrupted run resumes with exactly the
-    batches it would have seen. Rank r takes every world_size-th index of the permutation, so the
-    union of the ranks' k-th batches equals the k-th batch of a single process whose batch size is
-    the global one. The permutation is padded by wrapping to a multiple of the global batch when
-    ``drop_last`` is off, so every rank runs the same number of steps.
-    """
+    """This rank's shuffled batches of each epoch (:func:`avvp.data.sampling.train_batches`:
+    deterministic in (seed, epoch), so a resumed run sees the batches it would have seen; the
+    ranks' k-th batches together are the k-th global batch of a single process)."""
 
     def __init__(
         self, n: int, *, global_batch: int, seed: int, env: DistEnv, drop_last: bool = False
     ):
-        if global_batch % env.world_size:
-            raise ConfigError(
-                f"train.batch_size={global_batch} must be divisible by "
-                f"the number of processes ({env.world_size})"
-            )
         self.n, self.global_batch, self.seed, self.env, self.drop_last = (
             n,
             global_batch,
@@ -250,21 +241,18 @@ class EpochBatches:
             env,
             drop_last,
         )
+        self.epoch(0)  # a batch size that does not divide over the ranks fails here, at setup
 
     def epoch(self, epoch: int) -> list[np.ndarray]:
-        order = np.random.default_rng([self.seed, epoch]).permutation(self.n)
-        steps = (
-            self.n // self.global_batch if self.drop_last else math.ceil(self.n / self.global_batch)
+        return train_batches(
+            self.n,
+            global_batch=self.global_batch,
+            seed=self.seed,
+            epoch=epoch,
+            rank=self.env.rank,
+            world_size=self.env.world_size,
+            drop_last=self.drop_last,
         )
-        batches = []
-        for step in range(steps):
-            chunk = order[step * self.global_batch : (step + 1) * self.global_batch]
-            if self.env.distributed:
-                if len(chunk) < self.global_batch:  # pad the last global batch by wrapping around
-                    chunk = np.concatenate([chunk, order[: self.global_batch - len(chunk)]])
-                chunk = chunk[self.env.rank :: self.env.world_size]
-            batches.append(chunk)
-        return batches
 
 
 @dataclass
