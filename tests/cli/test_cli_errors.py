@@ -131,3 +131,20 @@ def test_eval_without_the_eval_annotations(
     )
     message = error_line(capsys, ["eval", str(run), "--data", str(data), "--split", "train"])
     assert message.startswith("the train split has no segment-level annotations")
+
+
+def test_train_without_the_eval_annotations(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "llp"
+    shutil.copytree(data, copy)
+    (copy / "AVVP_eval_audio.csv").unlink()
+    out = tmp_path / "runs"
+    with pytest.warns(UserWarning):  # the loader's defect warning comes first
+        message = train_error(capsys, copy, out)
+    # Found at set-up, before the first epoch: no run folder is created.
+    assert message == (
+        f"{copy / 'AVVP_eval_audio.csv'}: not found; scoring the val split needs the "
+        "segment-level annotations AVVP_eval_audio.csv and AVVP_eval_visual.csv"
+    )
+    assert not out.exists() or list(out.iterdir()) == []

@@ -143,6 +143,10 @@ class AVETask:
             )
         return dataset
 
+    def require_ground_truth(self, dataset: BatchDataset) -> None:
+        # Every AVE split is scorable: Annotations.txt gives each video's event segments.
+        return None
+
     def loss(
         self, model: nn.Module, batch: Mapping[str, Tensor]
     ) -> tuple[Tensor, dict[str, Tensor]]:

@@ -72,6 +72,11 @@ class Task(Protocol):
 
     def dataset(self, split: str, *, train: bool) -> BatchDataset: ...
 
+    def require_ground_truth(self, dataset: BatchDataset) -> None:
+        """A one-line error when ``dataset`` cannot be scored (fit checks the validation split
+        at set-up, not after the first epoch)."""
+        ...
+
     def loss(
         self, model: nn.Module, batch: dict[str, Tensor]
     ) -> tuple[Tensor, dict[str, Tensor]]: ...
@@ -401,6 +406,7 @@ def _fit(
     task = build_task(cfg, data_root)
     train_set = task.dataset("train", train=True)
     val_set = task.dataset("val", train=False)
+    task.require_ground_truth(val_set)  # a missing eval CSV fails here, before any training
     model = task.build_model().to(env.device)
     if env.rank:  # the same initial weights everywhere, then a dropout stream of its own
         seed_everything(rank_seed(int(cfg.seed), env.rank))
