@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from avvp.ave.data import (
     ANNOTATION_FILE,
+    BACKGROUND,
     FEATURE_KEYS,
     AVEAnnotations,
     AVEDataset,
@@ -142,6 +143,24 @@ class AVETask:
                 f"model.num_classes={classes}"
             )
         return dataset
+
+    def example_batch(self, batch_size: int = 1) -> dict[str, Tensor]:
+        """Random AVE inputs of the reference shapes (VGGish audio, VGG-19 pool5 maps)."""
+        generator = torch.Generator().manual_seed(0)
+        return {
+            "audio": torch.rand(batch_size, 10, 128, generator=generator),
+            "visual": torch.rand(batch_size, 10, 7, 7, 512, generator=generator),
+            "label": torch.full((batch_size, 10), BACKGROUND, dtype=torch.long),
+            "category": torch.zeros(batch_size, dtype=torch.long),
+        }
+
+    def parameter_counts(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, int]:
+        from avvp.models.complexity import count_parameters
+
+        # AVE models build only live modules: every parameter counts.
+        children = [name for name, _ in model.named_children()]
+        counts = count_parameters(model, parts=children)
+        return {key: counts[key] for key in ("total", "trainable", *children)}
 
     def require_ground_truth(self, dataset: BatchDataset) -> None:
         # Every AVE split is scorable: Annotations.txt gives each video's event segments.

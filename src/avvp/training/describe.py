@@ -25,19 +25,6 @@ def example_batch(feature_keys: list[str], batch_size: int = 1) -> dict[str, tor
     return batch
 
 
-def example_ave_batch(batch_size: int = 1) -> dict[str, torch.Tensor]:
-    """Random AVE inputs of the reference shapes (VGGish audio, VGG-19 pool5 maps)."""
-    from avvp.ave.data import BACKGROUND
-
-    generator = torch.Generator().manual_seed(0)
-    return {
-        "audio": torch.rand(batch_size, 10, 128, generator=generator),
-        "visual": torch.rand(batch_size, 10, 7, 7, 512, generator=generator),
-        "label": torch.full((batch_size, 10), BACKGROUND, dtype=torch.long),
-        "category": torch.zeros(batch_size, dtype=torch.long),
-    }
-
-
 def shape_only_config(cfg: Any) -> Any:
     """A copy of ``cfg`` whose label embeddings build without their file or text encoder (zeros
     of the same shape): they are a fixed buffer, so counts and FLOPs are unchanged, and ``info``
@@ -63,20 +50,14 @@ def describe(cfg: Any, *, flops: bool = True) -> dict[str, Any]:
     """``name``, ``params`` (live counts, by part), the resolved ``model`` config and, with
     ``flops``, ``flops_per_video`` of ``cfg``'s model on random inputs of the official shapes."""
     from avvp.config import to_container
-    from avvp.models.complexity import count_parameters, estimate_flops
+    from avvp.models.complexity import estimate_flops
     from avvp.tasks import build_task
 
     task = build_task(shape_only_config(cfg), data_root=None)
     torch.manual_seed(int(cfg.seed))
     model = task.build_model()
-    if cfg.task == "ave":  # AVE models build only live modules: every parameter counts
-        batch = example_ave_batch()
-        children = [name for name, _ in model.named_children()]
-        counts = count_parameters(model, parts=children)
-        params = {key: counts[key] for key in ("total", "trainable", *children)}
-    else:
-        batch = example_batch(list(cfg.data.features))
-        params = count_parameters(model, batch)
+    batch = task.example_batch()
+    params = task.parameter_counts(model, batch)
     info: dict[str, Any] = {
         "name": cfg.name,
         "params": params,

@@ -178,6 +178,18 @@ class LLPTask:
             desc=desc,
         )
 
+    def example_batch(self, batch_size: int = 1) -> dict[str, Tensor]:
+        from avvp.training.describe import example_batch
+
+        return example_batch(list(self.cfg.data.features), batch_size)
+
+    def parameter_counts(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, int]:
+        from avvp.models.complexity import count_parameters
+
+        # Live counts: a parameter no output depends on (e.g. LEAP blocks after a ``first``
+        # readout) is in ``registered`` only.
+        return count_parameters(model, batch)
+
     def require_ground_truth(self, dataset: BatchDataset) -> None:
         """A one-line error naming the missing annotation file when a split cannot be scored."""
         split = getattr(dataset, "split", None)

@@ -72,6 +72,14 @@ class Task(Protocol):
 
     def dataset(self, split: str, *, train: bool) -> BatchDataset: ...
 
+    def example_batch(self, batch_size: int = 1) -> dict[str, Tensor]:
+        """Random inputs of the official shapes (``avvp info`` counts and FLOPs)."""
+        ...
+
+    def parameter_counts(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, int]:
+        """``total``, ``trainable`` and per-part parameter counts of the task's model."""
+        ...
+
     def require_ground_truth(self, dataset: BatchDataset) -> None:
         """A one-line error when ``dataset`` cannot be scored (fit checks the validation split
         at set-up, not after the first epoch)."""
