@@ -44,8 +44,12 @@ def ncm_probe(
     train = np.arange(n * t) < int(n * train_fraction) * t
     count = g.sum(axis=1)
     means = np.stack(
-        [x[train & (count == 1) & g[:, k]].mean(axis=0) if (train & (count == 1) & g[:, k]).any()
-         else np.full(x.shape[1], np.inf) for k in range(c)]
+        [
+            x[train & (count == 1) & g[:, k]].mean(axis=0)
+            if (train & (count == 1) & g[:, k]).any()
+            else np.full(x.shape[1], np.inf)
+            for k in range(c)
+        ]
     )
     dist = ((x[:, None, :] - means[None]) ** 2).sum(axis=-1)
     result = {}
@@ -87,7 +91,9 @@ def main() -> None:
     stats = load_llp_stats()
     n_val = n_test = max(args.videos // 10, 1)
     config = SynthConfig(
-        num_train=args.videos - n_val - n_test, num_val=n_val, num_test=n_test,
+        num_train=args.videos - n_val - n_test,
+        num_val=n_val,
+        num_test=n_test,
         valor_plus_plus=args.valor_plus_plus,
     )
 
@@ -108,12 +114,18 @@ def main() -> None:
 
     print(f"videos: {args.videos} (train {config.num_train}, val {n_val}, test {n_test})")
     print(f"sample_annotations: {t_ann:.3f} s")
-    print(f"generate_synthetic_llp: {t_all:.1f} s = {args.videos / t_all:.1f} videos/s "
-          f"({t_all / 60:.2f} of the 1-minute goal)")
+    print(
+        f"generate_synthetic_llp: {t_all:.1f} s = {args.videos / t_all:.1f} videos/s "
+        f"({t_all / 60:.2f} of the 1-minute goal)"
+    )
     print(f"bytes written: {size / 1e9:.2f} GB ({size / args.videos / 1e3:.0f} KB/video)")
     print("pseudo-label segment F1 vs GT:", meta["summary"]["pseudo_label_segment_f1"])
-    print("segments with 2+ events:", meta["summary"]["segments_with_2plus_events"],
-          "real LLP:", {m: round(stats.overlap_fraction(m), 4) for m in ("audio", "visual")})
+    print(
+        "segments with 2+ events:",
+        meta["summary"]["segments_with_2plus_events"],
+        "real LLP:",
+        {m: round(stats.overlap_fraction(m), 4) for m in ("audio", "visual")},
+    )
 
     # Probe: 800 videos in memory.
     rng = np.random.default_rng(args.seed + 1)
@@ -125,8 +137,10 @@ def main() -> None:
     for key, arr in feats.items():
         gt = ann.gt_audio if key in ("audio", "clap") else ann.gt_visual
         r = ncm_probe(arr, gt)
-        print(f"  {key:7s} single hit {r['single_hit']:.3f} rank {r['single_rank']:.3f} | "
-              f"overlap hit {r['overlap_hit']:.3f} rank {r['overlap_rank']:.3f}")
+        print(
+            f"  {key:7s} single hit {r['single_hit']:.3f} rank {r['single_rank']:.3f} | "
+            f"overlap hit {r['overlap_hit']:.3f} rank {r['overlap_rank']:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -54,16 +54,19 @@ def test_real_annotations_reproduce_reference_labels(ave_dir: Path) -> None:
 
 
 def test_real_splits(ave_dir: Path) -> None:
-    orders = [read_split_order(ave_dir / f"{s}_order.h5", num_videos=4143) for s in
-              ("train", "val", "test")]
+    orders = [
+        read_split_order(ave_dir / f"{s}_order.h5", num_videos=4143)
+        for s in ("train", "val", "test")
+    ]
     assert [len(o) for o in orders] == [3339, 402, 402]
     assert len(np.unique(np.concatenate(orders))) == 4143
 
 
 def test_header_optional_and_errors_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "Annotations.txt"
-    path.write_text("Category&VideoID&Quality&StartTime&EndTime\nBark&abc&good&2&5\n"
-                    "Goat&xyz&good&0&10\n")
+    path.write_text(
+        "Category&VideoID&Quality&StartTime&EndTime\nBark&abc&good&2&5\nGoat&xyz&good&0&10\n"
+    )
     ann = read_annotations(path)
     assert ann.classes == ("Bark", "Goat")
     assert ann.labels().tolist() == [[2, 2, 0, 0, 0, 2, 2, 2, 2, 2], [1] * 10]

@@ -34,20 +34,45 @@ AVGA = lin(128, 512) + lin(512, 512) + 2 * lin(512, 49, False) + lin(49, 1, Fals
 # Live parameters of each reference encoder (those its forward pass uses).
 AVE_ENC = AVGA + lstm_bi(128, 128) + lstm_bi(512, 128)
 PSP_ENC = (
-    lin(128, 256, False) + lin(256, 128, False) + lin(512, 256, False) + lin(256, 128, False)
-    + AVGA + 2 * lstm_bi(128, 128) + 6 * lin(256, 256, False) + ln(256)
+    lin(128, 256, False)
+    + lin(256, 128, False)
+    + lin(512, 256, False)
+    + lin(256, 128, False)
+    + AVGA
+    + 2 * lstm_bi(128, 128)
+    + 6 * lin(256, 256, False)
+    + ln(256)
 )
 SCA = (  # CMBS spatial-channel attention (ave_bottleneck is never used)
-    lin(512, 512) + lin(128, 512) + lin(512, 256) + lin(256, 512) + lin(512, 256)
-    + lin(128, 256) + lin(256, 1) + 2 * lin(512, 128) + lin(512, 512) + 2 * lin(512, 256)
-    + lin(256, 1) + ln(512)
+    lin(512, 512)
+    + lin(128, 512)
+    + lin(512, 256)
+    + lin(256, 512)
+    + lin(512, 256)
+    + lin(128, 256)
+    + lin(256, 1)
+    + 2 * lin(512, 128)
+    + lin(512, 512)
+    + 2 * lin(512, 256)
+    + lin(256, 1)
+    + ln(512)
 )
 ENC_LAYER = mha(256) + lin(256, 1024) + lin(1024, 256) + 2 * ln(256)
 CMBS_ENC = (
-    lin(512, 512) + SCA + lstm_bi(128, 128) + lstm_bi(512, 256)
-    + lin(512, 256) + 2 * ENC_LAYER + lin(256, 256) + 2 * ENC_LAYER  # temporal encoders
-    + lin(256, 256) + ENC_LAYER + lin(512, 256) + ENC_LAYER  # cross-modal decoders
-    + 2 * lin(256, 1) + 2 * (mha(256) + ln(256))  # gates, AV interaction
+    lin(512, 512)
+    + SCA
+    + lstm_bi(128, 128)
+    + lstm_bi(512, 256)
+    + lin(512, 256)
+    + 2 * ENC_LAYER
+    + lin(256, 256)
+    + 2 * ENC_LAYER  # temporal encoders
+    + lin(256, 256)
+    + ENC_LAYER
+    + lin(512, 256)
+    + ENC_LAYER  # cross-modal decoders
+    + 2 * lin(256, 1)
+    + 2 * (mha(256) + ln(256))  # gates, AV interaction
 )
 DCH = {
     "ave": lin(512, 64) + lin(64, 29),
@@ -59,9 +84,12 @@ LEAP = 28 * 300 + lin(300, 256) + 4 * LEAP_BLOCK + 2 * lin(256, 1)
 ENC = {"ave": AVE_ENC, "psp": PSP_ENC, "cmbs": CMBS_ENC}
 # The numbers docs/ave.md reports.
 DOCUMENTED = {
-    ("ave", "dch"): 1_335_246, ("ave", "leap"): 3_494_915,
-    ("psp", "dch"): 1_548_657, ("psp", "leap"): 3_724_803,
-    ("cmbs", "dch"): 9_200_473, ("cmbs", "leap"): 11_373_014,
+    ("ave", "dch"): 1_335_246,
+    ("ave", "leap"): 3_494_915,
+    ("psp", "dch"): 1_548_657,
+    ("psp", "leap"): 3_724_803,
+    ("cmbs", "dch"): 9_200_473,
+    ("cmbs", "leap"): 11_373_014,
 }
 
 
@@ -92,8 +120,7 @@ def small_batch(b: int = 3, c: int = 16) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("head", ["dch", "leap"])
 def test_forward_loss_backward(encoder: str, head: str) -> None:
     torch.manual_seed(0)
-    model = build_ave_model({"encoder": encoder, "head": head,
-                             "encoder_args": {"visual_dim": 16}})
+    model = build_ave_model({"encoder": encoder, "head": head, "encoder_args": {"visual_dim": 16}})
     batch = small_batch()
     out = model(batch)
     assert out.prediction.shape == (3, 10) and out.prediction.dtype == torch.int64
@@ -140,8 +167,13 @@ def test_config_errors() -> None:
     with pytest.raises(ConfigError, match=r"model.aux_weights.gate"):
         build_ave_model({"encoder": "psp", "aux_weights": {"gate": 1.0}})
     with pytest.raises(ConfigError, match="release"):
-        build_ave_model({"encoder": "psp", "head": "leap",
-                         "label_embeddings": {"source": "release", "path": "x"}})
+        build_ave_model(
+            {
+                "encoder": "psp",
+                "head": "leap",
+                "label_embeddings": {"source": "release", "path": "x"},
+            }
+        )
 
 
 def test_registries(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,21 +200,29 @@ def test_registries(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_leap_loss_options(video_loss: str, segment_loss: str) -> None:
     torch.manual_seed(0)
-    model = build_ave_model({
-        "encoder": "ave", "head": "leap", "encoder_args": {"visual_dim": 16},
-        "head_args": {"video_loss": video_loss, "segment_loss": segment_loss},
-    })
+    model = build_ave_model(
+        {
+            "encoder": "ave",
+            "head": "leap",
+            "encoder_args": {"visual_dim": 16},
+            "head_args": {"video_loss": video_loss, "segment_loss": segment_loss},
+        }
+    )
     batch = small_batch()
     out = model(batch)
     loss, terms = model.loss(out, batch)
     lg = out.logits
     if video_loss == "ce":
-        expected = sum(torch.nn.functional.cross_entropy(lg[f"video_{m}"], batch["category"])
-                       for m in ("audio", "visual"))
+        expected = sum(
+            torch.nn.functional.cross_entropy(lg[f"video_{m}"], batch["category"])
+            for m in ("audio", "visual")
+        )
     else:
         y = torch.nn.functional.one_hot(batch["category"], 28).float()
-        expected = sum(torch.nn.functional.binary_cross_entropy_with_logits(lg[f"video_{m}"], y)
-                       for m in ("audio", "visual"))
+        expected = sum(
+            torch.nn.functional.binary_cross_entropy_with_logits(lg[f"video_{m}"], y)
+            for m in ("audio", "visual")
+        )
     assert torch.allclose(terms["video"], expected.detach())
     assert torch.isclose(loss, terms["video"] + terms["segment"])
     with pytest.raises(ConfigError, match="video_loss"):

@@ -16,8 +16,12 @@ from avvp.errors import ConfigError
 from avvp.training.trainer import fit
 
 TINY = [
-    "train.epochs=2", "train.batch_size=16", "train.eval_batch_size=32", "train.device=cpu",
-    "train.threads=1", "model.encoder_args.visual_dim=16",
+    "train.epochs=2",
+    "train.batch_size=16",
+    "train.eval_batch_size=32",
+    "train.device=cpu",
+    "train.threads=1",
+    "model.encoder_args.visual_dim=16",
 ]
 
 
@@ -68,8 +72,21 @@ def test_task_config_errors(tiny_root: Path) -> None:
 
 
 def test_cli_synth_ave(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli_main(["data", "synth-ave", "--out", str(tmp_path / "s"), "--seed", "2",
-                     "--videos", "28", "--no-progress", "--layout", "hdf5"])
+    code = cli_main(
+        [
+            "data",
+            "synth-ave",
+            "--out",
+            str(tmp_path / "s"),
+            "--seed",
+            "2",
+            "--videos",
+            "28",
+            "--no-progress",
+            "--layout",
+            "hdf5",
+        ]
+    )
     assert code == 0
     assert (tmp_path / "s" / "Annotations.txt").read_text().count("\n") == 29
     assert "written" in capsys.readouterr().out
@@ -78,8 +95,9 @@ def test_cli_synth_ave(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_demo_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from avvp.ave.demo import run_ave_demo
 
-    result = run_ave_demo(tmp_path, encoder="ave", epochs=1, videos=30, progress=False,
-                          overrides=("train.threads=1",))
+    result = run_ave_demo(
+        tmp_path, encoder="ave", epochs=1, videos=30, progress=False, overrides=("train.threads=1",)
+    )
     for head in ("dch", "leap"):
         assert 0.0 <= result["heads"][head]["test_accuracy"] <= 1.0
     saved = json.loads((Path(result["folder"]) / "comparison.json").read_text())

@@ -29,8 +29,17 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("errors-runs")
     # The overrides after the options, as docs/training.md writes them.
-    args = ["train", "smoke", "--data", str(data), "--out", str(out), "--no-progress",
-            "train.epochs=1", "train.eval_test=false"]
+    args = [
+        "train",
+        "smoke",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--no-progress",
+        "train.epochs=1",
+        "train.eval_test=false",
+    ]
     assert main(args) == 0
     (run_dir,) = out.iterdir()
     assert load_config(run_dir / "config.yaml").train.epochs == 1
@@ -47,8 +56,9 @@ def error_line(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
 
 
 def train_error(capsys: pytest.CaptureFixture[str], data: Path, out: Path, *extra: str) -> str:
-    return error_line(capsys, ["train", "smoke", *extra, "--data", str(data), "--out", str(out),
-                               "--no-progress"])
+    return error_line(
+        capsys, ["train", "smoke", *extra, "--data", str(data), "--out", str(out), "--no-progress"]
+    )
 
 
 def test_negative_lr(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,8 +88,9 @@ def test_broken_yaml_names_file_and_line(
 ) -> None:
     config = tmp_path / "broken.yaml"
     config.write_text("name: broken\nmodel: {inputs: {d_model: 32}\ntrain:\n  epochs: 2\n")
-    message = error_line(capsys, ["train", str(config), "--data", str(data), "--out",
-                                  str(tmp_path / "runs")])
+    message = error_line(
+        capsys, ["train", str(config), "--data", str(data), "--out", str(tmp_path / "runs")]
+    )
     assert message.startswith(f"{config}:3:")
     assert "not valid YAML" in message
 
@@ -88,8 +99,7 @@ def test_widths_of_inputs_encoder_decoder_must_agree(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert train_error(capsys, data, tmp_path, "model.decoder.d_model=64") == (
-        "model.decoder.d_model=64 does not match model.encoder.d_model=32: "
-        "the widths must be equal"
+        "model.decoder.d_model=64 does not match model.encoder.d_model=32: the widths must be equal"
     )
     message = train_error(capsys, data, tmp_path, "model.inputs.d_model=null")
     assert message.startswith("model.inputs.d_model")
@@ -110,8 +120,9 @@ def test_eval_checkpoint_of_another_width(
 def test_resume_with_another_width(
     run: Path, data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    message = error_line(capsys, ["train", "--resume", str(run), *WIDTH_48, "--data", str(data),
-                                  "--no-progress"])
+    message = error_line(
+        capsys, ["train", "--resume", str(run), *WIDTH_48, "--data", str(data), "--no-progress"]
+    )
     state = run / "checkpoints" / "last_state.safetensors"
     assert message.startswith(f"{state} (config: config.yaml): ")
     assert "another model width" in message

@@ -31,8 +31,11 @@ def test_train_override_order(
 ) -> None:
     # An invalid value proves the override reached the config, before any data is read.
     options = ["--data", str(tmp_path / "data"), "--out", str(tmp_path / "runs")]
-    args = ["train", "smoke", *options, "train.epochs=0"] if after else [
-        "train", "smoke", "train.epochs=0", *options]
+    args = (
+        ["train", "smoke", *options, "train.epochs=0"]
+        if after
+        else ["train", "smoke", "train.epochs=0", *options]
+    )
     assert main(args) == 2
     assert capsys.readouterr().err.strip() == "avvp: error: train.epochs=0: must be at least 1"
 

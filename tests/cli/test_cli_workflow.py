@@ -298,7 +298,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     for name in (ORACLE, PSEUDO, PRIOR, "mmil", "leap"):
         rows = [line for line in lines if line.startswith(name)]
         assert len(rows) == 4  # segment and event level, all videos and overlapping subset
-        cells = rows[0][len(name):].split("  ")
+        cells = rows[0][len(name) :].split("  ")
         cells = [c.strip() for c in cells if c.strip()]
         assert len(cells) == 5
         # Method rows print mean ± std; the deterministic reference rows a single value.

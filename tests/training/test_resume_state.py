@@ -68,7 +68,10 @@ def kill_in_epoch_2(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
 
 @pytest.mark.parametrize("point", ["between_checkpoints", "state_rename", "after_state"])
 def test_kill_then_resume_matches_the_uninterrupted_run(
-    point: str, uninterrupted: Path, tiny_llp: Path, tmp_path: Path,
+    point: str,
+    uninterrupted: Path,
+    tiny_llp: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cfg = load_config("smoke", [*OVERRIDES, "train.epochs=3"])

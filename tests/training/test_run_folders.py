@@ -46,8 +46,9 @@ def test_out_pointing_at_a_file_is_one_line_error(
 ) -> None:
     target = tmp_path / "runs"
     target.write_text("not a folder\n")
-    status = main(["train", "smoke", "--data", str(tiny_llp), "--out", str(target),
-                   "--no-progress"])
+    status = main(
+        ["train", "smoke", "--data", str(tiny_llp), "--out", str(target), "--no-progress"]
+    )
     err = capsys.readouterr().err.strip()
     assert status == 2
     assert err == f"avvp: error: --out {target}: not a folder"
@@ -59,8 +60,9 @@ def test_out_that_cannot_be_created_is_one_line_error(
     # A parent that is a file: no user (root included) can create a folder below it.
     (tmp_path / "file").write_text("x\n")
     target = tmp_path / "file" / "runs"
-    status = main(["train", "smoke", "--data", str(tiny_llp), "--out", str(target),
-                   "--no-progress"])
+    status = main(
+        ["train", "smoke", "--data", str(tiny_llp), "--out", str(target), "--no-progress"]
+    )
     err = capsys.readouterr().err.strip()
     assert status == 2
     assert err.startswith(f"avvp: error: --out {target}: cannot create the folder")

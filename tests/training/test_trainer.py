@@ -59,8 +59,12 @@ def test_same_seed_same_weights(tiny_llp: Path, tmp_path: Path) -> None:
     b = fit(cfg, data_root=tiny_llp, out=tmp_path / "b", progress=False).run_dir
     wa, wb = weights(a), weights(b)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
-    c = fit(load_config("smoke", [*FAST, "train.epochs=1", "seed=2"]), data_root=tiny_llp,
-            out=tmp_path / "c", progress=False).run_dir
+    c = fit(
+        load_config("smoke", [*FAST, "train.epochs=1", "seed=2"]),
+        data_root=tiny_llp,
+        out=tmp_path / "c",
+        progress=False,
+    ).run_dir
     assert not all(torch.equal(wa[k], weights(c)[k]) for k in wa)
 
 
@@ -77,13 +81,30 @@ def test_resume_reaches_the_uninterrupted_weights(tiny_llp: Path, tmp_path: Path
         "optim.step_size=1",
         "train.batch_size=16",
     ]
-    full = fit(load_config("demo/llp_leap", [*overrides, "train.epochs=3"]), data_root=tiny_llp,
-               out=tmp_path / "full", progress=False)
-    part = fit(load_config("demo/llp_leap", [*overrides, "train.epochs=1"]), data_root=tiny_llp,
-               out=tmp_path / "part", progress=False)
+    full = fit(
+        load_config("demo/llp_leap", [*overrides, "train.epochs=3"]),
+        data_root=tiny_llp,
+        out=tmp_path / "full",
+        progress=False,
+    )
+    part = fit(
+        load_config("demo/llp_leap", [*overrides, "train.epochs=1"]),
+        data_root=tiny_llp,
+        out=tmp_path / "part",
+        progress=False,
+    )
     # Continue through the CLI, as a user would, extending the schedule to 3 epochs.
-    status = main(["train", "--resume", str(part.run_dir), "train.epochs=3", "--data",
-                   str(tiny_llp), "--no-progress"])
+    status = main(
+        [
+            "train",
+            "--resume",
+            str(part.run_dir),
+            "train.epochs=3",
+            "--data",
+            str(tiny_llp),
+            "--no-progress",
+        ]
+    )
     assert status == 0
     wf, wp = weights(full.run_dir), weights(part.run_dir)
     assert set(wf) == set(wp)
@@ -122,16 +143,29 @@ def test_torchrun_two_processes_match_one(tiny_llp: Path, tmp_path: Path) -> Non
     overrides = [*FAST, "model.encoder.dropout=0.0", "optim.optimizer=sgd", "optim.lr=0.05"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "avvp", "train", "smoke", *overrides, "--data", str(tiny_llp),
-        "--out", str(tmp_path / "ddp"), "--no-progress",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "avvp",
+        "train",
+        "smoke",
+        *overrides,
+        "--data",
+        str(tiny_llp),
+        "--out",
+        str(tmp_path / "ddp"),
+        "--no-progress",
     ]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("run folder:") == 1  # only rank 0 reports
     (ddp_run,) = (tmp_path / "ddp").iterdir()
-    single = fit(load_config("smoke", overrides), data_root=tiny_llp, out=tmp_path / "one",
-                 progress=False).run_dir
+    single = fit(
+        load_config("smoke", overrides), data_root=tiny_llp, out=tmp_path / "one", progress=False
+    ).run_dir
     wd, ws = weights(ddp_run), weights(single)
     for key in ws:
         torch.testing.assert_close(wd[key], ws[key], rtol=1e-4, atol=1e-5)
@@ -149,13 +183,22 @@ def test_torchrun_resume_restores_every_ranks_rng(tiny_llp: Path, tmp_path: Path
     from avvp.training.state import load_state
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-              "-m", "avvp", "train"]
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "avvp",
+        "train",
+    ]
     common = ["--data", str(tiny_llp), "--no-progress"]
 
     def run(*args: str) -> None:
-        done = subprocess.run([*launch, *args, *common], capture_output=True, text=True, env=env,
-                              timeout=300)
+        done = subprocess.run(
+            [*launch, *args, *common], capture_output=True, text=True, env=env, timeout=300
+        )
         assert done.returncode == 0, done.stderr[-3000:]
 
     run("smoke", *FAST, "train.epochs=2", "--out", str(tmp_path / "full"))
