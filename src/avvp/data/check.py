@@ -22,7 +22,6 @@ from tqdm import tqdm
 from avvp.data.features import (
     FEATURE_SPECS,
     FeatureSpec,
-    UnverifiedPackWarning,
     existing_keys,
     file_sha256,
     find_stale,
@@ -31,6 +30,7 @@ from avvp.data.features import (
     packed_row_shape,
     read_manifest,
     resolve_specs,
+    warn_unverified_pack,
 )
 from avvp.data.llp import (
     EVAL_FILES,
@@ -142,13 +142,7 @@ def _check_packed(
             problems.extend(_check_packed_file(root, split, key, info, len(splits[split]), ids))
             progress.update(1)
     if unverified:
-        warnings.warn(
-            f"{path}: written without fingerprints, so changed source files of "
-            f"{', '.join(unverified)} cannot be detected; `avvp data pack {root} --force` "
-            "records them",
-            UnverifiedPackWarning,
-            stacklevel=3,
-        )
+        warn_unverified_pack(path, root, unverified, stacklevel=3)
     return problems
 
 
@@ -164,8 +158,7 @@ def _check_packed_file(
     fix = f"run `avvp data pack {root} --force`"
     stale = find_stale(root, file, ids, info) if has_fingerprints(info) else None
     if stale is not None and stale.path != file:
-        more = f", {stale.changed} file(s) in all" if stale.changed > 1 else ""
-        return [Problem(stale.path, f"{stale.message}{more}; packed {split}/{key} is stale: {fix}")]
+        return [Problem(stale.path, stale.describe(root, split, key))]
     problems = []
     try:
         array = np.load(file, mmap_mode="r", allow_pickle=False)

@@ -57,6 +57,7 @@ __all__ = [
     "packed_row_shape",
     "read_manifest",
     "resolve_specs",
+    "warn_unverified_pack",
 ]
 
 MANIFEST_FORMAT = "avvp-packed-llp"
@@ -187,6 +188,26 @@ class StaleEntry:
     path: Path
     message: str
     changed: int
+
+    def describe(self, root: Path, split: str, key: str) -> str:
+        """The one-line problem, with the command that rebuilds the pack."""
+        more = f", {self.changed} file(s) in all" if self.changed > 1 else ""
+        return (
+            f"{self.message}{more}; packed {split}/{key} is stale: "
+            f"run `avvp data pack {root} --force`"
+        )
+
+
+def warn_unverified_pack(
+    manifest: Path, root: Path, entries: Sequence[str], *, stacklevel: int
+) -> None:
+    """Warn that the packed ``entries`` (``split/key``) of ``manifest`` carry no fingerprints."""
+    warnings.warn(
+        f"{manifest}: written without fingerprints, so changes to the packed or source files of "
+        f"{', '.join(entries)} go unnoticed; `avvp data pack {root} --force` records them",
+        UnverifiedPackWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 def find_stale(
@@ -365,11 +386,7 @@ class PackedFeatureStore:
             else:
                 stale = find_stale(self.root, self.file(key), entry["ids"], info)
                 if stale is not None:
-                    more = f", {stale.changed} file(s) in all" if stale.changed > 1 else ""
-                    raise DataError(
-                        f"{stale.path}: {stale.message}{more}; packed {split}/{key} is stale: "
-                        f"run `avvp data pack {self.root} --force`"
-                    )
+                    raise DataError(f"{stale.path}: {stale.describe(self.root, split, key)}")
             row_shape = packed_row_shape(self.specs[key], int(info.get("frame_pool", 1)))
             self._row_shapes[key] = row_shape
             expected = [len(self.ids), *row_shape]
@@ -380,12 +397,8 @@ class PackedFeatureStore:
                 )
             self._entries[key] = info
         if unverified:
-            warnings.warn(
-                f"{path}: written without fingerprints, so changes to the packed or source files "
-                f"of {split}/{','.join(unverified)} go unnoticed; `avvp data pack {self.root} "
-                f"--force` records them",
-                UnverifiedPackWarning,
-                stacklevel=2,
+            warn_unverified_pack(
+                path, self.root, [f"{split}/{key}" for key in unverified], stacklevel=2
             )
         self._maps: dict[str, np.memmap] = {}
 
