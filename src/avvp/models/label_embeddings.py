@@ -38,6 +38,8 @@ from avvp.torch_io import read_torch_file
 
 Source = Literal["release", "glove", "sentence", "learnable", "stored"]
 
+# Where a run config holds label embeddings: the LLP LEAP decoder, the AVE LEAP head.
+CONFIG_KEYS: tuple[str, ...] = ("model.decoder.label_embeddings", "model.label_embeddings")
 RELEASE_FILENAME = "llp_label_glove_embeddings.pt"
 RELEASE_ENV = "AVVP_LABEL_EMBEDDINGS"
 RELEASE_ORIGIN = (

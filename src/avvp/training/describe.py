@@ -33,10 +33,10 @@ def shape_only_config(cfg: Any) -> Any:
 
     from omegaconf import OmegaConf
 
-    from avvp.models.label_embeddings import placeholder_config
+    from avvp.models.label_embeddings import CONFIG_KEYS, placeholder_config
 
     shaped = copy.deepcopy(cfg)
-    for key in ("model.decoder.label_embeddings", "model.label_embeddings"):
+    for key in CONFIG_KEYS:
         section = OmegaConf.select(shaped, key)
         if section is not None and OmegaConf.is_dict(section):
             plain = OmegaConf.to_container(section)

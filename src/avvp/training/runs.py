@@ -180,7 +180,9 @@ def training_config(
 
 def set_label_embeddings_path(cfg: DictConfig, path: Path) -> None:
     """Point the config's file-based label embeddings (LLP decoder or AVE head) at ``path``."""
-    for key in ("model.decoder.label_embeddings", "model.label_embeddings"):
+    from avvp.models.label_embeddings import CONFIG_KEYS
+
+    for key in CONFIG_KEYS:
         section = OmegaConf.select(cfg, key)
         if section is not None and section.get("source", "release") in ("release", "glove"):
             OmegaConf.update(cfg, f"{key}.path", str(path), merge=True)
