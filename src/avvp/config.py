@@ -207,7 +207,6 @@ _LOWER_BOUNDS: tuple[tuple[str, float, str], ...] = (
     ("train.epochs", 1, "must be at least 1"),
     ("train.batch_size", 1, "must be at least 1"),
     ("train.eval_batch_size", 1, "must be at least 1"),
-    ("data.num_workers", 0, "must not be negative"),
 )
 
 
