@@ -27,13 +27,14 @@ class ParsingModel(nn.Module):
     def forward(self, batch: Mapping[str, Tensor]) -> ParsingOutput:
         x_a, x_v = self.inputs(batch)
         encoded = self.encoder(x_a, x_v)
+        side: dict[str, Tensor] = {}
         if isinstance(encoded, EncoderOutput):
-            output: ParsingOutput = self.decoder(encoded.audio, encoded.visual)
-            for key, value in encoded.extras.items():
-                if key in output.extras:  # a bug in a part pairing, not a user error
-                    raise RuntimeError(f"encoder and decoder both write extras[{key!r}]")
-                output.extras[key] = value
-            return output
-        f_a, f_v = encoded
-        output = self.decoder(f_a, f_v)
+            f_a, f_v, side = encoded.audio, encoded.visual, encoded.extras
+        else:
+            f_a, f_v = encoded
+        output: ParsingOutput = self.decoder(f_a, f_v)
+        for key, value in side.items():
+            if key in output.extras:  # a bug in a part pairing, not a user error
+                raise RuntimeError(f"encoder and decoder both write extras[{key!r}]")
+            output.extras[key] = value
         return output
