@@ -225,7 +225,9 @@ def run_demo(
     configs: dict[tuple[str, int], DictConfig] = {}
     for method in methods:
         for run_seed in train_seeds:
-            extra = [f"seed={run_seed}", *precision_overrides]
+            # The demo evaluates each best checkpoint on the test split itself (it keeps the
+            # predictions for the figures), so the trainer's own test pass would be repeated work.
+            extra = [f"seed={run_seed}", "train.eval_test=false", *precision_overrides]
             if method != "mmcse":
                 extra.append(f"model.encoder.name={encoder}")
             if epochs is not None:
