@@ -100,7 +100,12 @@ def test_parameter_counts(encoder: str, head: str) -> None:
     assert count_parameters(model.encoder)["total"] == ENC[encoder]
     assert count_parameters(model.head)["total"] == expected_head
     total = DOCUMENTED[(encoder, head)]
-    assert describe(model) == {"total": total, "encoder": ENC[encoder], "head": expected_head}
+    assert describe(model) == {
+        "total": total,
+        "trainable": total,
+        "encoder": ENC[encoder],
+        "head": expected_head,
+    }
 
 
 def small_batch(b: int = 3, c: int = 16) -> dict[str, torch.Tensor]:

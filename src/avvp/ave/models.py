@@ -297,6 +297,6 @@ HEADS.add("leap", _leap_head)
 
 
 def describe(model: AVEModel) -> dict[str, int]:
-    """Parameter counts of a model: total, encoder, head."""
+    """Parameter counts of a model: total, trainable, encoder, head."""
     counts = count_parameters(model, parts=("encoder", "head"))
-    return {key: counts[key] for key in ("total", "encoder", "head")}
+    return {key: counts[key] for key in ("total", "trainable", "encoder", "head")}

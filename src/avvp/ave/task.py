@@ -30,7 +30,7 @@ from avvp.ave.data import (
     read_annotations,
 )
 from avvp.ave.metric import AccuracyCounter
-from avvp.ave.models import AVEModel, build_ave_model
+from avvp.ave.models import AVEModel, build_ave_model, describe
 from avvp.errors import ConfigError
 from avvp.jsonio import write_json_strict
 from avvp.training.batching import BatchDataset, autocast, eval_batches, to_device
@@ -144,6 +144,9 @@ class AVETask:
             )
         return dataset
 
+    def checkpoint_model_config(self, config: dict[str, Any], model: nn.Module) -> dict[str, Any]:
+        return dict(config)
+
     def example_batch(self, batch_size: int = 1) -> dict[str, Tensor]:
         """Random AVE inputs of the reference shapes (VGGish audio, VGG-19 pool5 maps)."""
         generator = torch.Generator().manual_seed(0)
@@ -155,12 +158,8 @@ class AVETask:
         }
 
     def parameter_counts(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, int]:
-        from avvp.models.complexity import count_parameters
-
         # AVE models build only live modules: every parameter counts.
-        children = [name for name, _ in model.named_children()]
-        counts = count_parameters(model, parts=children)
-        return {key: counts[key] for key in ("total", "trainable", *children)}
+        return describe(_unwrap(model))
 
     def require_ground_truth(self, dataset: BatchDataset) -> None:
         # Every AVE split is scorable: Annotations.txt gives each video's event segments.

@@ -24,7 +24,7 @@ import numpy as np
 
 from avvp.errors import ConfigError
 
-__all__ = ["check_shard", "eval_batches", "train_batches"]
+__all__ = ["check_global_batch", "check_shard", "eval_batches", "train_batches"]
 
 
 def check_shard(*, batch_size: int, rank: int, world_size: int) -> None:
@@ -33,6 +33,17 @@ def check_shard(*, batch_size: int, rank: int, world_size: int) -> None:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if world_size < 1 or not 0 <= rank < world_size:
         raise ConfigError(f"invalid rank {rank} for world_size {world_size}")
+
+
+def check_global_batch(global_batch: int, *, rank: int, world_size: int) -> None:
+    """:func:`check_shard`, and a one-line ``ConfigError`` unless ``global_batch`` divides over
+    the ``world_size`` ranks."""
+    check_shard(batch_size=global_batch, rank=rank, world_size=world_size)
+    if global_batch % world_size:
+        raise ConfigError(
+            f"train.batch_size={global_batch} must be divisible by "
+            f"the number of processes ({world_size})"
+        )
 
 
 def train_batches(
@@ -50,12 +61,7 @@ def train_batches(
 
     ``global_batch`` is the batch of all ranks together and must be divisible by ``world_size``.
     """
-    check_shard(batch_size=global_batch, rank=rank, world_size=world_size)
-    if global_batch % world_size:
-        raise ConfigError(
-            f"train.batch_size={global_batch} must be divisible by "
-            f"the number of processes ({world_size})"
-        )
+    check_global_batch(global_batch, rank=rank, world_size=world_size)
     order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
     steps = n // global_batch if drop_last else math.ceil(n / global_batch)
     batches = []

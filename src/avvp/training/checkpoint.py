@@ -117,6 +117,22 @@ def check_weights_fit(model: nn.Module, weights: Mapping[str, torch.Tensor], sou
             )
 
 
+def load_weights(
+    model: nn.Module,
+    weights: Mapping[str, torch.Tensor],
+    *,
+    model_config: Mapping[str, Any],
+    source: str,
+) -> None:
+    """Load ``weights`` into ``model`` (built from ``model_config``), or raise the one-line
+    ``DataError`` of :func:`check_weights_fit` naming ``source``. Weights of the old whole-model
+    MM-CSE layout are renamed to the current composition first (a no-op for any other layout)."""
+    _, upgraded = upgrade_legacy_model(model_config, weights)
+    assert upgraded is not None  # given weights, the upgrade returns weights
+    check_weights_fit(model, upgraded, source)
+    model.load_state_dict(upgraded)
+
+
 def load_checkpoint(
     prefix: Path, *, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -129,12 +145,11 @@ def load_checkpoint(
     # The task that trained the model rebuilds it (checkpoints without a task are LLP ones).
     task_class = TASKS.get(config.get("task", "llp"), where=f"{sidecar_path}: task")
     model = task_class.build_model_from_config(config["model"])
-    state = read_weights(prefix, device="cpu")
-    # Old whole-model MM-CSE checkpoints: parameter names of the current composition (a no-op
-    # for every other layout, AVE included).
-    _, upgraded = upgrade_legacy_model(config["model"], state)
-    state = state if upgraded is None else upgraded
-    check_weights_fit(model, state, f"{weights_path} (config: {sidecar_path.name})")
-    model.load_state_dict(state)
+    load_weights(
+        model,
+        read_weights(prefix, device="cpu"),
+        model_config=config["model"],
+        source=f"{weights_path} (config: {sidecar_path.name})",
+    )
     model.to(device).eval()
     return model, sidecar

@@ -76,7 +76,7 @@ def _mmcse(
 ) -> tuple[Tensor, dict[str, Tensor]]:
     from avvp.losses.mmcse import mmcse_loss
 
-    total, logs = mmcse_loss(
+    return mmcse_loss(
         output,
         batch,
         rec_weight=loss_cfg.rec_weight,
@@ -84,7 +84,6 @@ def _mmcse(
         ec_weight=loss_cfg.ec_weight,
         modality_target=loss_cfg.mmcse_modality_target,
     )
-    return total, logs
 
 
 def compute_parsing_loss(
@@ -177,6 +176,13 @@ class LLPTask:
             keep_extras=("attention_audio", "attention_visual"),
             desc=desc,
         )
+
+    def checkpoint_model_config(self, config: dict[str, Any], model: nn.Module) -> dict[str, Any]:
+        from avvp.models.factory import checkpoint_model_config
+
+        # Label embeddings read from a file travel inside the weights: the stored config says
+        # so, and the checkpoint reloads on a machine without that file.
+        return checkpoint_model_config(config, model)
 
     def example_batch(self, batch_size: int = 1) -> dict[str, Tensor]:
         from avvp.training.describe import example_batch

@@ -28,13 +28,12 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from avvp.config import save_config, to_container
-from avvp.data.sampling import train_batches
+from avvp.data.sampling import check_global_batch, train_batches
 from avvp.errors import ConfigError, DataError
-from avvp.models.legacy import upgrade_legacy_model
 from avvp.registry import Registry
 from avvp.tasks import build_task
 from avvp.training.batching import BatchDataset, to_device
-from avvp.training.checkpoint import check_weights_fit, save_checkpoint
+from avvp.training.checkpoint import load_weights, save_checkpoint
 from avvp.training.distributed import (
     DistEnv,
     all_gather_object,
@@ -78,6 +77,11 @@ class Task(Protocol):
 
     def parameter_counts(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, int]:
         """``total``, ``trainable`` and per-part parameter counts of the task's model."""
+        ...
+
+    def checkpoint_model_config(self, config: dict[str, Any], model: nn.Module) -> dict[str, Any]:
+        """The ``model`` config to store beside a checkpoint of ``model``: one that rebuilds it
+        from the checkpoint alone (e.g. label embeddings read from a file become stored ones)."""
         ...
 
     def require_ground_truth(self, dataset: BatchDataset) -> None:
@@ -254,7 +258,8 @@ class EpochBatches:
             env,
             drop_last,
         )
-        self.epoch(0)  # a batch size that does not divide over the ranks fails here, at setup
+        # A batch size that does not divide over the ranks fails here, at set-up.
+        check_global_batch(global_batch, rank=env.rank, world_size=env.world_size)
 
     def epoch(self, epoch: int) -> list[np.ndarray]:
         return train_batches(
@@ -333,12 +338,6 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
-
-
-def checkpoint_model_config(config: dict[str, Any], model: nn.Module) -> dict[str, Any]:
-    from avvp.models.factory import checkpoint_model_config as for_parsing_model
-
-    return for_parsing_model(config, model)
 
 
 @contextmanager
@@ -440,14 +439,12 @@ def _fit(
     history: list[dict[str, Any]] = []
     if resume is not None:
         state = load_state(ckpt_dir / "last_state")
-        weights = state["model"]
-        # A run started with the old whole-model MM-CSE layout (a no-op for any other).
-        _, upgraded = upgrade_legacy_model(to_container(cfg)["model"], weights)
-        weights = weights if upgraded is None else upgraded
-        check_weights_fit(
-            model, weights, f"{ckpt_dir / 'last_state.safetensors'} (config: config.yaml)"
+        load_weights(
+            model,
+            state["model"],
+            model_config=to_container(cfg)["model"],
+            source=f"{ckpt_dir / 'last_state.safetensors'} (config: config.yaml)",
         )
-        model.load_state_dict(weights)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         restore_rng(state["rng"], env, int(cfg.seed))
@@ -488,7 +485,7 @@ def _fit(
     config_dict = to_container(cfg)
     # Label embeddings read from a file travel inside the weights: the checkpoint's config says
     # so, and the checkpoint reloads on a machine without that file.
-    config_dict["model"] = checkpoint_model_config(config_dict["model"], model)
+    config_dict["model"] = task.checkpoint_model_config(config_dict["model"], model)
     show = progress and env.is_main
 
     for epoch in range(start_epoch, epochs + 1):
@@ -549,21 +546,14 @@ def _fit(
         rng = all_gather_object(rng_state(env.device))  # every rank's, for --resume
         if env.is_main:
             meta = {"epoch": epoch, "val": evaluation.scores}
-            if improved:
+            for name in ("best", "last") if improved else ("last",):
                 save_checkpoint(
-                    ckpt_dir / "best",
+                    ckpt_dir / name,
                     model=model,
                     config=config_dict,
                     metrics=meta,
                     class_names=task.class_names,
                 )
-            save_checkpoint(
-                ckpt_dir / "last",
-                model=model,
-                config=config_dict,
-                metrics=meta,
-                class_names=task.class_names,
-            )
             save_state(
                 ckpt_dir / "last_state",
                 {
