@@ -137,31 +137,28 @@ def test_epoch_batches_shard_the_global_batch() -> None:
         EpochBatches(50, global_batch=7, seed=0, env=DistEnv(0, 2, 0, torch.device("cpu")))
 
 
+def torchrun_train(*args: str) -> str:
+    """``avvp train ARGS --no-progress`` under torchrun with 2 CPU processes; its stdout."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    done = subprocess.run(
+        [*command, "-m", "avvp", "train", *args, "--no-progress"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_match_one(tiny_llp: Path, tmp_path: Path) -> None:
     """gloo DDP with 2 processes x 8 videos == 1 process x 16 videos (same global batch)."""
     overrides = [*FAST, "model.encoder.dropout=0.0", "optim.optimizer=sgd", "optim.lr=0.05"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        "-m",
-        "avvp",
-        "train",
-        "smoke",
-        *overrides,
-        "--data",
-        str(tiny_llp),
-        "--out",
-        str(tmp_path / "ddp"),
-        "--no-progress",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("run folder:") == 1  # only rank 0 reports
+    stdout = torchrun_train(
+        "smoke", *overrides, "--data", str(tiny_llp), "--out", str(tmp_path / "ddp")
+    )
+    assert stdout.count("run folder:") == 1  # only rank 0 reports
     (ddp_run,) = (tmp_path / "ddp").iterdir()
     single = fit(
         load_config("smoke", overrides), data_root=tiny_llp, out=tmp_path / "one", progress=False
@@ -182,24 +179,8 @@ def test_torchrun_resume_restores_every_ranks_rng(tiny_llp: Path, tmp_path: Path
     """With dropout, each rank draws its own masks, and --resume restores each rank's stream."""
     from avvp.training.state import load_state
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    launch = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        "-m",
-        "avvp",
-        "train",
-    ]
-    common = ["--data", str(tiny_llp), "--no-progress"]
-
     def run(*args: str) -> None:
-        done = subprocess.run(
-            [*launch, *args, *common], capture_output=True, text=True, env=env, timeout=300
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
+        torchrun_train(*args, "--data", str(tiny_llp))
 
     run("smoke", *FAST, "train.epochs=2", "--out", str(tmp_path / "full"))
     run("smoke", *FAST, "train.epochs=1", "--out", str(tmp_path / "part"))
