@@ -3,7 +3,8 @@ data, in float32 and in bf16 mixed precision, one table.
 
     python benchmarks/bench_ladder.py --out ladder/ --threads 2            # the whole ladder
     python benchmarks/bench_ladder.py --out ladder/ --plan                 # cells and cost only
-    python benchmarks/bench_ladder.py --out ladder/ --methods han_mmil --precisions fp32
+    python benchmarks/bench_ladder.py --out ladder/ --methods HAN --precisions fp32
+    python benchmarks/bench_ladder.py --out ladder/ --threads 2 --jobs 2   # 2 cells at a time
 
 Each cell (method x precision) is an ordinary ``avvp train PRESET --data ROOT --out CELL`` run
 with the preset's own recipe (epochs, batch size, optimizer, schedule), so its run folder holds the
@@ -12,6 +13,10 @@ finished cell (``result.json``) is skipped, an interrupted one continues with ``
 --resume``. At the end (and with ``--table``) the table is printed and written to
 ``OUT/ladder.md``: the ten numbers on all test videos and segment / event Type@AV on the
 overlapping and non-overlapping subsets.
+
+``--jobs N`` trains N cells at a time with ``threads // N`` threads each: on batches of 16-64 the
+models' matrix products are too small for a second thread to pay (about 1.2x on 2 cores, see
+docs/benchmarks.md), so two one-thread cells side by side finish sooner than one after the other.
 
 The data is generated once (``OUT/data``, LLP's split sizes by default: 10,000 / 649 / 1,200).
 LEAP's label queries are learnable 300-d vectors unless ``--label-embeddings FILE`` gives the
@@ -26,7 +31,9 @@ import json
 import math
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,12 +76,22 @@ class Cell:
         return f"{self.preset}-{self.precision}"
 
 
-def _avvp(*args: str) -> None:
-    """Run the avvp CLI in a child process (a failure stops the ladder with its message)."""
+def _avvp(*args: str, log: Path | None = None) -> None:
+    """Run the avvp CLI in a child process (a failure stops the ladder with its message).
+
+    With ``log`` the child's output is appended there instead of interleaving with other cells'.
+    """
     command = [sys.executable, "-m", "avvp", *args]
-    done = subprocess.run(command, check=False)
+    if log is None:
+        done = subprocess.run(command, check=False)
+    else:
+        with log.open("a") as stream:
+            done = subprocess.run(command, check=False, stdout=stream, stderr=subprocess.STDOUT)
     if done.returncode != 0:
-        raise SystemExit(f"bench_ladder: `{' '.join(command)}` failed (exit {done.returncode})")
+        where = "" if log is None else f"; its output is in {log}"
+        raise SystemExit(
+            f"bench_ladder: `{' '.join(command)}` failed (exit {done.returncode}){where}"
+        )
 
 
 def ensure_data(root: Path, *, sizes: tuple[int, int, int], seed: int) -> Path:
@@ -91,8 +108,12 @@ def ensure_data(root: Path, *, sizes: tuple[int, int, int], seed: int) -> Path:
     return data
 
 
+def cell_threads(args: argparse.Namespace) -> int:
+    return max(1, args.threads // args.jobs)
+
+
 def cell_overrides(cell: Cell, args: argparse.Namespace) -> list[str]:
-    overrides = [f"seed={args.seed}", f"train.threads={args.threads}", "train.device=cpu"]
+    overrides = [f"seed={args.seed}", f"train.threads={cell_threads(args)}", "train.device=cpu"]
     overrides += PRECISIONS[cell.precision]
     if cell.preset in LEAP_PRESETS:
         if args.label_embeddings is None:
@@ -120,12 +141,16 @@ def run_cell(cell: Cell, data: Path, root: Path, args: argparse.Namespace) -> di
     runs = sorted(p for p in cell_dir.iterdir() if (p / "config.yaml").is_file())
     started = time.perf_counter()
     common = ["--data", str(data)] + ([] if args.progress else ["--no-progress"])
+    log = cell_dir / "train.log"
     if runs:  # interrupted earlier: continue the newest run folder
-        print(f"[{cell.name}] resuming {runs[-1]}", flush=True)
-        _avvp("train", "--resume", str(runs[-1]), *common)
+        print(f"[{cell.name}] resuming {runs[-1]} (log: {log})", flush=True)
+        _avvp("train", "--resume", str(runs[-1]), *common, log=log)
     else:
-        print(f"[{cell.name}] training {cell.preset} ({cell.precision})", flush=True)
-        _avvp("train", cell.preset, *cell_overrides(cell, args), *common, "--out", str(cell_dir))
+        print(f"[{cell.name}] training {cell.preset} ({cell.precision}) (log: {log})", flush=True)
+        _avvp(
+            "train", cell.preset, *cell_overrides(cell, args), *common, "--out", str(cell_dir),
+            log=log,
+        )  # fmt: skip
     runs = sorted(p for p in cell_dir.iterdir() if (p / "config.yaml").is_file())
     run_dir = runs[-1]
     report = json.loads((run_dir / "test" / "report.json").read_text())
@@ -187,15 +212,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val", type=int, default=649)
     parser.add_argument("--test", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=0, help="data and training seed")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for the whole ladder")
+    parser.add_argument("--jobs", type=int, default=1, help="cells trained at the same time")
     parser.add_argument("--epochs", type=int, help="override every recipe's epochs (trial runs)")
     parser.add_argument("--label-embeddings", type=Path, help="LEAP GloVe release file (.pt)")
     parser.add_argument("--plan", action="store_true", help="list the cells and exit")
     parser.add_argument("--table", action="store_true", help="print the table of finished cells")
     parser.add_argument("--progress", action="store_true", help="show the trainer's progress bars")
     args = parser.parse_args(argv)
+    if args.jobs < 1 or args.threads < 1:
+        parser.error("--jobs and --threads must be at least 1")
 
-    cells = [Cell(m, METHODS[m], p) for m in args.methods for p in args.precisions]
+    # Cells run precision by precision in the order given (``--precisions bf16 fp32`` finishes
+    # the faster column first); the table lists them method by method.
+    cells = [Cell(m, METHODS[m], p) for p in args.precisions for m in args.methods]
+    table_order = sorted(
+        cells, key=lambda c: (args.methods.index(c.method), args.precisions.index(c.precision))
+    )
     root: Path = args.out
     if args.plan:
         for cell in cells:
@@ -204,15 +237,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results: list[dict[str, Any]] = []
     if args.table:
-        for cell in cells:
+        for cell in table_order:
             path = root / "runs" / cell.name / "result.json"
             if path.is_file():
                 results.append(json.loads(path.read_text()))
     else:
         data = ensure_data(root, sizes=(args.train, args.val, args.test), seed=args.seed)
-        for cell in cells:
-            results.append(run_cell(cell, data, root, args))
-            (root / "ladder.md").write_text(format_table(results) + "\n")
+        finished: dict[Cell, dict[str, Any]] = {}
+        lock = threading.Lock()
+
+        def run_and_record(cell: Cell) -> None:
+            result = run_cell(cell, data, root, args)
+            with lock:
+                finished[cell] = result
+                done = [finished[c] for c in table_order if c in finished]
+                (root / "ladder.md").write_text(format_table(done) + "\n")
+
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for future in [pool.submit(run_and_record, cell) for cell in cells]:
+                future.result()
+        results = [finished[c] for c in table_order]
     print(format_table(results))
     return 0
 
