@@ -131,3 +131,41 @@ def test_checkpoint_of_an_unknown_task_is_one_line(tiny_root: Path, tmp_path: Pa
     save_checkpoint(tmp_path / "ck", model=model, config={"task": "asr", "model": {}})
     with pytest.raises(ConfigError, match=r"ck\.json: task: unknown 'asr' \(one of llp, ave\)$"):
         load_checkpoint(tmp_path / "ck")
+
+
+def test_glove_leap_checkpoint_reloads_without_the_glove_file(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    from avvp.ave.data import AVE_CLASSES
+    from avvp.ave.models import ave_class_words
+    from avvp.models.label_embeddings import class_words
+    from avvp.training.checkpoint import load_checkpoint, read_sidecar
+
+    words = sorted({w for n in AVE_CLASSES for w in class_words(ave_class_words(n))})
+    generator = torch.Generator().manual_seed(3)
+    glove = tmp_path / "glove.txt"
+    glove.write_text(
+        "".join(
+            w + " " + " ".join(f"{x:.4f}" for x in torch.randn(6, generator=generator)) + "\n"
+            for w in words
+        )
+    )
+    overrides = [
+        *TINY,
+        "train.epochs=1",
+        "train.eval_test=false",
+        "model.label_embeddings.source=glove",
+        f"model.label_embeddings.path={glove}",
+        "model.label_embeddings.dim=6",
+    ]
+    cfg = load_config("ave/psp_leap", overrides)
+    run = fit(cfg, data_root=tiny_root, out=tmp_path / "runs", progress=False).run_dir
+    prefix = run / "checkpoints" / "best"
+    assert read_sidecar(prefix)["config"]["model"]["label_embeddings"] == {
+        "source": "stored",
+        "dim": 6,
+    }
+    glove.unlink()  # the checkpoint carries the table
+    model, _ = load_checkpoint(prefix)
+    table = model.head.decoder.label_embeddings()  # type: ignore[union-attr, operator]
+    assert table.shape == (len(AVE_CLASSES), 6) and table.abs().sum() > 0

@@ -145,7 +145,22 @@ class AVETask:
         return dataset
 
     def checkpoint_model_config(self, config: dict[str, Any], model: nn.Module) -> dict[str, Any]:
-        return dict(config)
+        """A LEAP head's file-based label table (``glove``, ``sentence``) travels in the weights,
+        so the stored config says ``{source: stored, dim: D}`` and the checkpoint evaluates
+        without the file (``label_embeddings.stored_config``)."""
+        from avvp.models.label_embeddings import stored_config
+
+        cfg = dict(config)
+        label_cfg = cfg.get("label_embeddings")
+        if not isinstance(label_cfg, Mapping):
+            return cfg
+        head = getattr(model, "head", None)
+        embeddings = getattr(getattr(head, "decoder", None), "label_embeddings", None)
+        try:
+            cfg["label_embeddings"] = stored_config(label_cfg, embeddings)
+        except ConfigError as exc:
+            raise ConfigError(f"model.{exc}") from None
+        return cfg
 
     def example_batch(self, batch_size: int = 1) -> dict[str, Tensor]:
         """Random AVE inputs of the reference shapes (VGGish audio, VGG-19 pool5 maps)."""

@@ -237,12 +237,11 @@ def build_model(config: Mapping[str, Any]) -> nn.Module:
 
 
 def checkpoint_model_config(config: Mapping[str, Any], model: nn.Module) -> dict[str, Any]:
-    """The ``model:`` config to store beside a checkpoint of ``model``.
+    """The ``model:`` config to store beside a checkpoint of ``model``: label embeddings read
+    from a file travel in the weights, so their config becomes ``{source: stored, dim: d_l}``
+    (``label_embeddings.stored_config``)."""
+    from avvp.models.label_embeddings import stored_config
 
-    Fixed label embeddings read from a file (``release``, ``glove``, ``sentence``) travel in the
-    weights as a buffer, so the stored config says ``{source: stored, dim: d_l}``: the checkpoint
-    then rebuilds without the original file (or the optional text encoder) being present.
-    """
     cfg, _ = upgrade_legacy_model(_plain(config, "model"))
     decoder = cfg.get("decoder")
     if not isinstance(decoder, Mapping) and decoder is not None:
@@ -251,12 +250,12 @@ def checkpoint_model_config(config: Mapping[str, Any], model: nn.Module) -> dict
     label_cfg = dec.get("label_embeddings")
     if label_cfg is None:
         return cfg
-    lcfg = _plain(label_cfg, "model.decoder.label_embeddings")
-    if lcfg.get("source", "release") in ("release", "glove", "sentence"):
-        embeddings = getattr(getattr(model, "decoder", None), "label_embeddings", None)
-        dim = getattr(embeddings, "dim", None)
-        if dim is None:
-            raise ConfigError("model.decoder.label_embeddings: the model holds no label embeddings")
-        dec["label_embeddings"] = {"source": "stored", "dim": int(dim)}
-        cfg["decoder"] = dec
+    embeddings = getattr(getattr(model, "decoder", None), "label_embeddings", None)
+    try:
+        dec["label_embeddings"] = stored_config(
+            _plain(label_cfg, "model.decoder.label_embeddings"), embeddings
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"model.decoder.{exc}") from None
+    cfg["decoder"] = dec
     return cfg

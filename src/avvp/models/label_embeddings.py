@@ -238,6 +238,22 @@ def find_release_file(path: str | None = None) -> Path:
     )
 
 
+def stored_config(config: Mapping[str, object], embeddings: object) -> dict[str, object]:
+    """The label-embedding config to keep beside a checkpoint whose model holds ``embeddings``.
+
+    A table read from a file or made by a text encoder (``release``, ``glove``, ``sentence``)
+    travels in the weights as a buffer, so the stored config is ``{source: stored, dim: D}``: the
+    checkpoint then rebuilds without that file (or the optional text encoder) being present.
+    Other sources are returned unchanged.
+    """
+    if str(config.get("source", "release")) not in _SOURCE_DIMS:
+        return dict(config)
+    dim = getattr(embeddings, "dim", None)
+    if not isinstance(dim, int):
+        raise ConfigError("label_embeddings: the model holds no label embeddings")
+    return {"source": "stored", "dim": dim}
+
+
 def placeholder_config(config: Mapping[str, object]) -> dict[str, object]:
     """A label-embedding config that builds without reading anything: sources whose table comes
     from a file or a text encoder become ``{source: stored, dim: D}`` (zeros of the same shape),
