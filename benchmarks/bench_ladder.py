@@ -2,7 +2,7 @@
 data, in float32 and in bf16 mixed precision, one table.
 
     python benchmarks/bench_ladder.py --out ladder/ --threads 2            # the whole ladder
-    python benchmarks/bench_ladder.py --out ladder/ --plan                 # cells and cost only
+    python benchmarks/bench_ladder.py --out ladder/ --plan                 # each cell's state
     python benchmarks/bench_ladder.py --out ladder/ --methods HAN --precisions fp32
     python benchmarks/bench_ladder.py --out ladder/ --threads 2 --jobs 2   # 2 cells at a time
 
@@ -37,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 # Method name in the table -> preset (configs/NAME.yaml). MM-CSE runs its recipe on the same
 # VGGish / ResNet / R(2+1)D features as the others (configs/mmcse_vggish.yaml).
@@ -129,6 +131,35 @@ def cell_overrides(cell: Cell, args: argparse.Namespace) -> list[str]:
     if args.epochs is not None:  # a shortened ladder (for trying the script), not the recipe
         overrides.append(f"train.epochs={args.epochs}")
     return overrides
+
+
+def cell_state(cell_dir: Path) -> str:
+    """'done', 'to run', or where an interrupted or running cell is: epochs done of the recipe's,
+    mean epoch seconds and the last validation scores (from its newest run folder)."""
+    if (cell_dir / "result.json").is_file():
+        return "done"
+    runs = (
+        sorted(p for p in cell_dir.iterdir() if (p / "config.yaml").is_file())
+        if cell_dir.is_dir()
+        else []
+    )
+    if not runs:
+        return "to run"
+    config = yaml.safe_load((runs[-1] / "config.yaml").read_text())
+    total = config["train"]["epochs"]
+    log = runs[-1] / "metrics.jsonl"
+    lines = log.read_text().splitlines() if log.is_file() else []
+    epochs = [m for m in (json.loads(x) for x in lines if x) if "split" not in m]
+    if not epochs:
+        return f"started, 0/{total} epochs"
+    mean = sum(float(m["seconds"]) for m in epochs) / len(epochs)
+    last = epochs[-1]
+    scores = "/".join(_pct(last.get(f"val/{k}")) for k in TYPE_KEYS)
+    left = (total - len(epochs)) * mean / 3600
+    return (
+        f"{len(epochs)}/{total} epochs, {mean:.0f} s each (~{left:.1f} h left), "
+        f"val seg/ev Type@AV {scores}"
+    )
 
 
 def run_cell(cell: Cell, data: Path, root: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -232,8 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     root: Path = args.out
     if args.plan:
         for cell in cells:
-            done = (root / "runs" / cell.name / "result.json").is_file()
-            print(f"{cell.name:28s} {'done' if done else 'to run'}")
+            print(f"{cell.name:28s} {cell_state(root / 'runs' / cell.name)}")
         return 0
     results: list[dict[str, Any]] = []
     if args.table:
